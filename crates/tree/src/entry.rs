@@ -67,13 +67,7 @@ pub struct Meta {
 impl Meta {
     /// root:root with the given permission bits and mtime 0.
     pub fn new(mode: u32) -> Self {
-        Meta {
-            mode: mode & 0o7777,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            xattrs: BTreeMap::new(),
-        }
+        Meta { mode: mode & 0o7777, uid: 0, gid: 0, mtime: 0, xattrs: BTreeMap::new() }
     }
 }
 
@@ -139,11 +133,7 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(meta: Meta, kind: Kind) -> Self {
-        Entry {
-            meta,
-            kind,
-            owner: None,
-        }
+        Entry { meta, kind, owner: None }
     }
 
     pub fn dir(mode: u32) -> Self {

@@ -140,8 +140,6 @@ mod tests {
         assert_eq!(p.file_name(), "sh");
         assert!(TreePath::new("x").unwrap().parent().unwrap().is_root());
         assert!(p.starts_with(&TreePath::new("usr").unwrap()));
-        assert!(!TreePath::new("usr2")
-            .unwrap()
-            .starts_with(&TreePath::new("usr").unwrap()));
+        assert!(!TreePath::new("usr2").unwrap().starts_with(&TreePath::new("usr").unwrap()));
     }
 }

@@ -13,11 +13,7 @@ pub enum TreeError {
     #[error(transparent)]
     Path(#[from] PathError),
     #[error("`{path}` is a {kind}, not a directory, so `{wanted}` cannot be created below it")]
-    NotADirectory {
-        path: TreePath,
-        kind: &'static str,
-        wanted: TreePath,
-    },
+    NotADirectory { path: TreePath, kind: &'static str, wanted: TreePath },
     #[error("cannot replace directory `{path}` with a {kind}: it is not empty")]
     DirNotEmpty { path: TreePath, kind: &'static str },
     #[error("too many levels of symbolic links resolving `{0}`")]
@@ -73,24 +69,14 @@ impl Tree {
     }
 
     /// The direct children of `dir`, sorted by name.
-    pub fn children<'a>(
-        &'a self,
-        dir: &TreePath,
-    ) -> impl Iterator<Item = (&'a TreePath, &'a Entry)> + 'a {
+    pub fn children<'a>(&'a self, dir: &TreePath) -> impl Iterator<Item = (&'a TreePath, &'a Entry)> + 'a {
         let depth = dir.depth() + 1;
         self.below(dir).filter(move |(p, _)| p.depth() == depth)
     }
 
     /// Everything strictly below `dir`.
-    pub fn below<'a>(
-        &'a self,
-        dir: &TreePath,
-    ) -> impl Iterator<Item = (&'a TreePath, &'a Entry)> + 'a {
-        let prefix = if dir.is_root() {
-            String::new()
-        } else {
-            format!("{}/", dir.as_str())
-        };
+    pub fn below<'a>(&'a self, dir: &TreePath) -> impl Iterator<Item = (&'a TreePath, &'a Entry)> + 'a {
+        let prefix = if dir.is_root() { String::new() } else { format!("{}/", dir.as_str()) };
         // Children are contiguous from `dir/` on, but not right after `dir`:
         // `usr/bin.d` sorts between `usr/bin` and `usr/bin/a`.
         let start = TreePath::raw(prefix.clone());
@@ -127,10 +113,7 @@ impl Tree {
                 }
                 _ => current = next,
             }
-            while pending
-                .last()
-                .is_some_and(|c| c.is_empty() || c == "." || c == "..")
-            {
+            while pending.last().is_some_and(|c| c.is_empty() || c == "." || c == "..") {
                 if pending.pop().as_deref() == Some("..") {
                     current = current.parent().unwrap_or_default();
                 }
@@ -162,15 +145,10 @@ impl Tree {
             match self.entries.get(&at) {
                 Some(e) if e.is_dir() => {}
                 Some(e) => {
-                    return Err(TreeError::NotADirectory {
-                        path: at,
-                        kind: e.kind.name(),
-                        wanted: path.clone(),
-                    })
+                    return Err(TreeError::NotADirectory { path: at, kind: e.kind.name(), wanted: path.clone() })
                 }
                 None => {
-                    self.entries
-                        .insert(at.clone(), Entry::new(meta.clone(), Kind::Dir));
+                    self.entries.insert(at.clone(), Entry::new(meta.clone(), Kind::Dir));
                 }
             }
         }
@@ -192,25 +170,19 @@ impl Tree {
                 self.entries.insert(TreePath::root(), entry);
                 return Ok(TreePath::root());
             }
-            return Err(TreeError::DirNotEmpty {
-                path: TreePath::root(),
-                kind: entry.kind.name(),
-            });
+            return Err(TreeError::DirNotEmpty { path: TreePath::root(), kind: entry.kind.name() });
         };
         let parent = self.mkdir_p(&parent, &Meta::new(0o755))?;
         let at = parent.join(path.file_name())?;
+        if self.entries.get(&at).is_some_and(Entry::is_dir) && !entry.is_dir() && self.below(&at).next().is_some() {
+            return Err(TreeError::DirNotEmpty { path: at, kind: entry.kind.name() });
+        }
         if let Kind::Hardlink(target) = &entry.kind {
             let target = self.resolve(target, false)?;
-            if !matches!(
-                self.entries.get(&target).map(|e| &e.kind),
-                Some(Kind::File(_))
-            ) {
+            if !matches!(self.entries.get(&target).map(|e| &e.kind), Some(Kind::File(_))) {
                 return Err(TreeError::HardlinkTarget { path: at, target });
             }
-            let entry = Entry {
-                kind: Kind::Hardlink(target),
-                ..entry
-            };
+            let entry = Entry { kind: Kind::Hardlink(target), ..entry };
             self.entries.insert(at.clone(), entry);
             return Ok(at);
         }
@@ -219,16 +191,7 @@ impl Tree {
                 self.entries.insert(at.clone(), entry);
                 return Ok(at);
             }
-            Some(old) if old.is_dir() && self.below(&at).next().is_some() => {
-                return Err(TreeError::DirNotEmpty {
-                    path: at,
-                    kind: entry.kind.name(),
-                });
-            }
-            Some(Entry {
-                kind: Kind::Symlink(_),
-                ..
-            }) if entry.is_dir() => {
+            Some(Entry { kind: Kind::Symlink(_), .. }) if entry.is_dir() => {
                 let resolved = self.resolve(&at, true)?;
                 if self.entries.get(&resolved).is_some_and(Entry::is_dir) {
                     return Ok(resolved);

@@ -29,11 +29,9 @@ fn dir_onto_symlink_keeps_symlink() {
 #[test]
 fn absolute_and_dotdot_targets_stay_inside() {
     let mut t = Tree::new();
-    t.insert(&p("etc/x"), Entry::symlink("/../../../etc/passwd"))
-        .unwrap();
+    t.insert(&p("etc/x"), Entry::symlink("/../../../etc/passwd")).unwrap();
     assert_eq!(t.resolve(&p("etc/x"), true).unwrap(), p("etc/passwd"));
-    t.insert(&p("a/up"), Entry::symlink("../../../../.."))
-        .unwrap();
+    t.insert(&p("a/up"), Entry::symlink("../../../../..")).unwrap();
     assert_eq!(t.resolve(&p("a/up/etc"), true).unwrap(), p("etc"));
 }
 
@@ -42,10 +40,7 @@ fn symlink_loop_is_an_error() {
     let mut t = Tree::new();
     t.insert(&p("a"), Entry::symlink("b")).unwrap();
     t.insert(&p("b"), Entry::symlink("a")).unwrap();
-    assert!(matches!(
-        t.resolve(&p("a/x"), true),
-        Err(TreeError::SymlinkLoop(_))
-    ));
+    assert!(matches!(t.resolve(&p("a/x"), true), Err(TreeError::SymlinkLoop(_))));
 }
 
 #[test]
@@ -71,15 +66,9 @@ fn children_and_remove() {
     for f in ["usr/bin/a", "usr/bin/b", "usr/bin.d/c", "usr/lib/x"] {
         t.insert(&p(f), Entry::file(0o644, "")).unwrap();
     }
-    let kids: Vec<_> = t
-        .children(&p("usr"))
-        .map(|(p, _)| p.as_str().to_owned())
-        .collect();
+    let kids: Vec<_> = t.children(&p("usr")).map(|(p, _)| p.as_str().to_owned()).collect();
     assert_eq!(kids, ["usr/bin", "usr/bin.d", "usr/lib"]);
-    let kids: Vec<_> = t
-        .children(&p("usr/bin"))
-        .map(|(p, _)| p.as_str().to_owned())
-        .collect();
+    let kids: Vec<_> = t.children(&p("usr/bin")).map(|(p, _)| p.as_str().to_owned()).collect();
     assert_eq!(kids, ["usr/bin/a", "usr/bin/b"]);
     assert_eq!(t.remove(&p("usr/bin")), 3);
     assert!(t.get(&p("usr/bin.d/c")).is_some());
@@ -88,18 +77,9 @@ fn children_and_remove() {
 #[test]
 fn hardlink_needs_a_file() {
     let mut t = Tree::new();
-    assert!(t
-        .insert(
-            &p("l"),
-            Entry::new(Meta::new(0o644), Kind::Hardlink(p("nope")))
-        )
-        .is_err());
+    assert!(t.insert(&p("l"), Entry::new(Meta::new(0o644), Kind::Hardlink(p("nope")))).is_err());
     t.insert(&p("f"), Entry::file(0o644, "data")).unwrap();
-    t.insert(
-        &p("l"),
-        Entry::new(Meta::new(0o644), Kind::Hardlink(p("f"))),
-    )
-    .unwrap();
+    t.insert(&p("l"), Entry::new(Meta::new(0o644), Kind::Hardlink(p("f")))).unwrap();
     assert_eq!(t.file(&p("l")).unwrap().bytes(), b"data");
 }
 
@@ -114,4 +94,13 @@ fn iteration_puts_parents_first() {
             assert!(seen[..i].contains(&parent), "{path} before its parent");
         }
     }
+}
+
+#[test]
+fn hardlink_does_not_replace_non_empty_dir() {
+    let mut t = Tree::new();
+    t.insert(&p("f"), Entry::file(0o644, "x")).unwrap();
+    t.insert(&p("d/child"), Entry::file(0o644, "y")).unwrap();
+    let err = t.insert(&p("d"), Entry::new(Meta::new(0o644), Kind::Hardlink(p("f")))).unwrap_err();
+    assert!(matches!(err, TreeError::DirNotEmpty { .. }), "{err}");
 }
