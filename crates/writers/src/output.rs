@@ -1,0 +1,102 @@
+//! Output files that appear whole or not at all.
+//!
+//! The content streams into a temporary file in the target's directory
+//! (same filesystem, so the rename is atomic), is fsynced, gets mode 0644,
+//! and is renamed over the target; the directory is then fsynced so the
+//! rename survives a crash. On any error the temporary file is removed and
+//! an existing target is left untouched.
+
+use std::fs::{File, Permissions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use microroot_tree::Tree;
+use sha2::{Digest, Sha256};
+
+use crate::{compressed_writer, Compression, Error, TarWriter};
+
+/// A finished output file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Written {
+    pub path: PathBuf,
+    /// Bytes in the file.
+    pub size: u64,
+    pub sha256: [u8; 32],
+}
+
+impl Written {
+    pub fn sha256_hex(&self) -> String {
+        hex::encode(self.sha256)
+    }
+}
+
+/// Writes `path` atomically with whatever `write` puts into the writer it
+/// is given, and reports the file's size and sha256.
+pub fn write_atomic<F>(path: &Path, write: F) -> Result<Written, Error>
+where
+    F: FnOnce(&mut dyn Write) -> Result<(), Error>,
+{
+    let io_err = |action| move |source| Error::OutputIo { path: path.to_owned(), action, source };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or_else(|| io_err("write")(io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name")))?;
+    let mut prefix = std::ffi::OsString::from(".");
+    prefix.push(name);
+    prefix.push(".");
+    // Dropping `temp` on any early return removes the file.
+    let temp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(io_err("create a temporary file for"))?;
+
+    let (size, sha256) = {
+        let mut sink = HashingWriter { inner: BufWriter::new(temp.as_file()), hasher: Sha256::new(), size: 0 };
+        write(&mut sink).map_err(|source| Error::Output { path: path.to_owned(), source: Box::new(source) })?;
+        sink.inner.flush().map_err(io_err("write"))?;
+        (sink.size, sink.hasher.finalize().into())
+    };
+
+    let file = temp.as_file();
+    file.set_permissions(Permissions::from_mode(0o644)).map_err(io_err("set the mode of"))?;
+    file.sync_all().map_err(io_err("sync"))?;
+    temp.persist(path).map_err(|e| io_err("rename the temporary file to")(e.error))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync the directory of"))?;
+    Ok(Written { path: path.to_owned(), size, sha256 })
+}
+
+/// Writes `tree` as a (compressed) tarball at `path`, atomically, with
+/// [`Naming::Bare`](crate::Naming::Bare) member names.
+pub fn write_tarball(tree: &Tree, path: &Path, compression: Compression) -> Result<Written, Error> {
+    write_atomic(path, |out| {
+        let mut tar = TarWriter::new(compressed_writer(out, compression)?);
+        tar.append_tree(tree)?;
+        tar.finish()?.finish()?;
+        Ok(())
+    })
+}
+
+/// Counts and hashes every byte on its way to the file.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    size: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.size += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}

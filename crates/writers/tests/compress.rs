@@ -1,0 +1,101 @@
+//! Compressed tarballs through `gzip`, `xz` and `zstd`, and the atomic
+//! output file around them.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::*;
+use microroot_writers::{write_atomic, write_tarball, write_tree, Compression, Error};
+
+const FORMATS: [(Compression, &str); 5] = [
+    (Compression::None, "cat"),
+    (Compression::Gzip { level: 9 }, "gzip"),
+    (Compression::ROOTFS_XZ, "xz"),
+    (Compression::Xz { level: 6, extreme: false, x86_bcj: false }, "xz"),
+    (Compression::Zstd { level: 19 }, "zstd"),
+];
+
+fn dir_listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_format_is_accepted_by_its_reference_tool_and_decompresses_to_the_tar() {
+    let tree = sample_tree();
+    let plain = write_tree(&tree, Vec::new()).unwrap();
+    for (compression, tool) in FORMATS {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("rootfs.{}", compression.tar_extension()));
+        let written = write_tarball(&tree, &path, compression).unwrap();
+        let file = path.to_str().unwrap();
+        if tool != "cat" {
+            run(tool, &["-t", file]);
+            assert_eq!(run(tool, &["-dc", file]), plain, "{compression:?}");
+        }
+        assert_eq!(std::fs::read(&path).unwrap().len() as u64, written.size);
+        let sha = String::from_utf8(run("sha256sum", &[file])).unwrap();
+        assert_eq!(sha.split(' ').next(), Some(written.sha256_hex().as_str()));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o644);
+        assert_eq!(dir_listing(dir.path()), [path.file_name().unwrap().to_str().unwrap()], "no temp files");
+        assert!(run("tar", &["-tf", file]).starts_with(b"bin\ndev/\ndev/null\n"), "{compression:?}");
+    }
+}
+
+#[test]
+fn compressed_output_is_the_same_every_time() {
+    let tree = sample_tree();
+    let dir = tempfile::tempdir().unwrap();
+    for (compression, _) in FORMATS {
+        let [a, b] = ["a", "b"].map(|name| {
+            let path = dir.path().join(format!("{name}.{}", compression.tar_extension()));
+            write_tarball(&tree, &path, compression).unwrap().sha256
+        });
+        assert_eq!(a, b, "{compression:?}");
+    }
+}
+
+#[test]
+fn rootfs_xz_uses_the_x86_filter_and_crc64() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rootfs.tar.xz");
+    write_tarball(&sample_tree(), &path, Compression::default()).unwrap();
+    let info = String::from_utf8(run("xz", &["--robot", "--list", "-vv", path.to_str().unwrap()])).unwrap();
+    let block = info.lines().find(|l| l.starts_with("block\t")).unwrap();
+    assert!(block.contains("--x86 --lzma2=dict=64MiB"), "{block}");
+    assert!(block.contains("CRC64"), "{block}");
+    let plain = dir.path().join("plain.tar.xz");
+    write_tarball(&sample_tree(), &plain, Compression::Xz { level: 6, extreme: false, x86_bcj: false }).unwrap();
+    let info = String::from_utf8(run("xz", &["--robot", "--list", "-vv", plain.to_str().unwrap()])).unwrap();
+    assert!(!info.contains("--x86"), "{info}");
+}
+
+#[test]
+fn failed_write_leaves_the_old_file_and_no_temp_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rootfs.tar");
+    write_file(&path, b"old");
+    let err = write_atomic(&path, |out| {
+        out.write_all(&[0; 100_000]).unwrap();
+        Err(Error::Unsupported { path: p("run/sock"), kind: "socket" })
+    })
+    .unwrap_err();
+    assert!(err.to_string().starts_with(&format!("cannot write `{}`", path.display())), "{err}");
+    assert!(matches!(&err, Error::Output { source, .. } if matches!(**source, Error::Unsupported { .. })));
+    assert_eq!(std::fs::read(&path).unwrap(), b"old");
+    assert_eq!(dir_listing(dir.path()), ["rootfs.tar"]);
+}
+
+#[test]
+fn missing_output_directory_is_named_in_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing/rootfs.tar");
+    let err = write_tarball(&sample_tree(), &path, Compression::None).unwrap_err();
+    let want = format!("cannot create a temporary file for `{}`", path.display());
+    assert_eq!(err.to_string(), want);
+}
