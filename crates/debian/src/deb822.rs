@@ -70,8 +70,7 @@ impl<'a> Iterator for Paragraphs<'a> {
         let mut para = Paragraph { line: 0, fields: Vec::new() };
         // Start offset of the current field's value and the end of its last line.
         let mut open: Option<(&'a str, usize, usize)> = None;
-        loop {
-            let Some((start, line)) = self.next_line() else { break };
+        while let Some((start, line)) = self.next_line() {
             if line.starts_with('#') {
                 continue;
             }
