@@ -1,0 +1,123 @@
+//! Unpacks verified .debs into a fresh tree, applying the path excludes as
+//! each member streams by so that pruned content is never held.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use globset::{GlobSet, GlobSetBuilder};
+use microroot_debian::deb::{Control, Deb, DebError};
+use microroot_tree::{Kind, Tree, TreePath};
+
+use crate::customize::InstalledPackage;
+use crate::lock::LockedPackage;
+use crate::manifest::{Manifest, DEFAULT_EXCLUDES};
+
+/// A package's .deb could not be read into the tree.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Deb(#[from] DebError),
+    #[error("{package}: control says Package `{found}`, but the index and lockfile say `{package}`\nhint: the cache or mirror holds the wrong file; delete the cache entry and rebuild")]
+    WrongPackage { package: String, found: String },
+}
+
+/// The manifest's path excludes, compiled.
+pub struct Excludes {
+    set: GlobSet,
+}
+
+impl Excludes {
+    pub fn new(manifest: &Manifest) -> Excludes {
+        let mut b = GlobSetBuilder::new();
+        let defaults = manifest.prune.defaults.then_some(DEFAULT_EXCLUDES).unwrap_or(&[]);
+        let patterns = defaults.iter().copied().chain(manifest.prune.exclude.iter().map(String::as_str));
+        for pattern in patterns {
+            // Validated when the manifest was parsed.
+            if let Ok(glob) = globset::GlobBuilder::new(pattern).literal_separator(true).build() {
+                b.add(glob);
+            }
+        }
+        Excludes { set: b.build().expect("globs compiled one by one") }
+    }
+
+    pub fn excludes(&self, path: &TreePath) -> bool {
+        self.set.is_match(path.to_string())
+    }
+
+    /// A directory is a prune root when what would lie below it is excluded;
+    /// such directories are removed once empty.
+    fn prunes_below(&self, dir: &TreePath) -> bool {
+        self.set.is_match(format!("{dir}/x"))
+    }
+}
+
+/// Unpacks each package's data into `tree`, in the order given, and returns
+/// what the dpkg database needs about each.
+pub fn unpack(
+    tree: &mut Tree,
+    packages: &[(LockedPackage, PathBuf)],
+    excludes: &Excludes,
+) -> Result<Vec<InstalledPackage>, AssembleError> {
+    let mut installed = Vec::with_capacity(packages.len());
+    for (pkg, file) in packages {
+        installed.push(unpack_one(tree, pkg, file, excludes)?);
+    }
+    remove_pruned_dirs(tree, excludes);
+    Ok(installed)
+}
+
+fn unpack_one(
+    tree: &mut Tree,
+    pkg: &LockedPackage,
+    file: &Path,
+    excludes: &Excludes,
+) -> Result<InstalledPackage, AssembleError> {
+    let bytes = std::fs::read(file).map_err(|source| AssembleError::Read { path: file.to_owned(), source })?;
+    let deb = Deb::parse(&bytes, Arc::from(pkg.name.as_str()))?;
+    let control: Control = deb.control()?;
+    let found = control.field("Package").unwrap_or_default();
+    if found != pkg.name {
+        return Err(AssembleError::WrongPackage { package: pkg.name.clone(), found: found.to_owned() });
+    }
+    let mut keep = |path: &TreePath, _: &Kind| !excludes.excludes(path);
+    let extracted = deb.extract_data(tree, &mut keep)?;
+    Ok(InstalledPackage {
+        name: pkg.name.clone(),
+        architecture: pkg.architecture.clone(),
+        control: control.paragraph,
+        files: extracted.paths,
+    })
+}
+
+/// Removes empty directories that an exclude pattern emptied (e.g.
+/// /usr/share/doc), deepest first.
+fn remove_pruned_dirs(tree: &mut Tree, excludes: &Excludes) {
+    let mut dirs: Vec<TreePath> =
+        tree.iter().filter(|(p, e)| e.is_dir() && excludes.prunes_below(p)).map(|(p, _)| p.clone()).collect();
+    dirs.sort_by_key(|p| std::cmp::Reverse(p.depth()));
+    for dir in dirs {
+        if tree.below(&dir).next().is_none() {
+            tree.remove(&dir);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_excludes_match_docs_but_not_libs() {
+        let ex = Excludes::new(&Manifest::default_base());
+        let p = |s: &str| TreePath::new(s).unwrap();
+        assert!(ex.excludes(&p("usr/share/doc/libc6/copyright")));
+        assert!(ex.excludes(&p("usr/lib/x86_64-linux-gnu/gconv/UTF-16.so")));
+        assert!(ex.excludes(&p("usr/lib/x86_64-linux-gnu/libmvec.so.1")));
+        assert!(!ex.excludes(&p("usr/lib/x86_64-linux-gnu/libm.so.6")));
+        assert!(!ex.excludes(&p("usr/share/doc")));
+        assert!(ex.prunes_below(&p("usr/share/doc")));
+        assert!(!ex.prunes_below(&p("usr/share")));
+    }
+}

@@ -1,0 +1,198 @@
+//! One build, start to end: manifest → plan (lockfile) → verified .debs →
+//! tree → customize → outputs. Outputs are written into a staging directory
+//! inside the output directory and renamed into place only when all of them
+//! succeeded, so a failed build leaves nothing behind.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use microroot_fetch::{Cache, Download, Expected, FetchOptions, Fetcher};
+use microroot_tree::Tree;
+
+use crate::assemble::{self, Excludes};
+use crate::customize::{self, OsInfo};
+use crate::lock::{lock_path, LockedPackage, Lockfile};
+use crate::manifest::Manifest;
+use crate::report::{sizes_by_owner, BuildReport};
+use crate::{source, BuildError, Progress};
+
+/// What to build and how.
+#[derive(Clone)]
+pub struct BuildOptions {
+    /// `None` builds the embedded base image.
+    pub manifest: Option<PathBuf>,
+    pub out_dir: PathBuf,
+    pub arch: Option<String>,
+    /// Build exactly the lockfile beside the manifest, or fail.
+    pub locked: bool,
+    /// Use only the cache.
+    pub offline: bool,
+    pub cache_dir: Option<PathBuf>,
+    /// `SOURCE_DATE_EPOCH`, when the caller's environment sets it.
+    pub source_date_epoch: Option<i64>,
+    pub progress: Arc<dyn Progress>,
+}
+
+/// A manifest loaded, with what relative paths in it resolve against.
+pub struct Loaded {
+    pub manifest: Manifest,
+    pub path: Option<PathBuf>,
+    pub base_dir: PathBuf,
+}
+
+pub fn load(manifest: Option<&Path>, arch: Option<&str>) -> Result<Loaded, BuildError> {
+    let (mut m, path) = match manifest {
+        Some(p) => (Manifest::load(p)?, Some(p.to_owned())),
+        None => (Manifest::default_base(), None),
+    };
+    if let Some(arch) = arch {
+        m.image.arch = arch.to_owned();
+        crate::validate::validate(&m, path.as_deref().unwrap_or(Path::new("--arch")))?;
+    }
+    let base_dir = path.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+    Ok(Loaded { manifest: m, path, base_dir })
+}
+
+pub fn fetcher(opts: &BuildOptions) -> Result<Fetcher, BuildError> {
+    // Re-hash on every read: a corrupted entry is deleted and fetched again.
+    let cache = Cache::open(opts.cache_dir.as_deref())?.verify_on_read(true);
+    let options = FetchOptions { offline: opts.offline, ..FetchOptions::default() };
+    let reporter: Arc<dyn microroot_fetch::Reporter> = opts.progress.clone();
+    Ok(Fetcher::new(cache, options).with_reporter(reporter))
+}
+
+/// The plan: the lockfile beside the manifest when it is current, else a
+/// fresh resolution. `--locked` insists on the former.
+pub fn plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
+    let lock_file = loaded.path.as_deref().map(lock_path);
+    if let Some(path) = &lock_file {
+        match Lockfile::read(path) {
+            Ok(lock) => match lock.check_fresh(&loaded.manifest, path) {
+                Ok(()) => return Ok(lock),
+                Err(e) if opts.locked => return Err(e.into()),
+                Err(_) => tracing::warn!("{} is out of date; resolving afresh (run `microroot lock`)", path.display()),
+            },
+            Err(e) if opts.locked => return Err(e.into()),
+            Err(_) => {}
+        }
+    } else if opts.locked {
+        return Err(BuildError::LockedWithoutManifest);
+    }
+    opts.progress.phase("resolve", &format!("{} ({})", loaded.manifest.source.suite, loaded.manifest.image.arch));
+    let suite = source::open_suite(&loaded.manifest, fetcher, SystemTime::now())?;
+    Ok(source::resolve(&loaded.manifest, &suite, fetcher)?)
+}
+
+/// Fetches every planned .deb (verified, in parallel) and returns each
+/// package with its cache path, sorted by name.
+pub fn fetch_packages(
+    lock: &Lockfile,
+    mirrors: &[String],
+    fetcher: &Fetcher,
+    progress: &dyn Progress,
+) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
+    let mut packages = lock.packages.clone();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    progress.phase("fetch", &format!("{} packages", packages.len()));
+    let downloads: Vec<Download> = packages
+        .iter()
+        .map(|p| {
+            let urls = mirrors.iter().map(|m| format!("{m}/{}", p.filename)).collect();
+            let expected =
+                Expected::parse(&p.sha256, p.size).map_err(|e| BuildError::BadLock(format!("{}: {e}", p.name)))?;
+            Ok(Download::new(urls, expected))
+        })
+        .collect::<Result<_, BuildError>>()?;
+    let results = fetcher.fetch_many(&downloads, microroot_fetch::DEFAULT_PARALLELISM);
+    let mut fetched = Vec::with_capacity(packages.len());
+    let mut failures = Vec::new();
+    for (pkg, result) in packages.into_iter().zip(results) {
+        match result {
+            Ok(path) => fetched.push((pkg, path)),
+            Err(e) => failures.push(format!("{} {} ({}): {}", pkg.name, pkg.version, pkg.filename, e.summary())),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(BuildError::Fetch(failures));
+    }
+    Ok(fetched)
+}
+
+/// Unpacks and customizes: the image's final tree.
+pub fn assemble_tree(
+    loaded: &Loaded,
+    lock: &Lockfile,
+    debs: &[(LockedPackage, PathBuf)],
+    epoch: i64,
+) -> Result<Tree, BuildError> {
+    let m = &loaded.manifest;
+    let mut tree = Tree::new();
+    customize::merged_usr(&mut tree, &m.image.arch);
+    let installed = assemble::unpack(&mut tree, debs, &Excludes::new(m))?;
+    customize::base_layout(&mut tree);
+    customize::busybox::link_applets(&mut tree);
+    customize::accounts(&mut tree, m);
+    let os = OsInfo { version: lock.source.version.clone(), codename: lock.source.codename.clone() };
+    customize::etc_basics(&mut tree, m, &os);
+    customize::extra_entries(&mut tree, m, &loaded.base_dir)?;
+    customize::dpkg_database(&mut tree, &installed);
+    stamp(&mut tree, epoch);
+    Ok(tree)
+}
+
+/// Generated entries get the epoch as mtime; package files keep theirs,
+/// clamped to it.
+fn stamp(tree: &mut Tree, epoch: i64) {
+    for (_, e) in tree.iter_mut() {
+        let generated = matches!(e.owner.as_deref(), None | Some("microroot") | Some("manifest"));
+        if generated {
+            e.meta.mtime = epoch;
+        }
+    }
+    tree.clamp_mtimes(epoch);
+}
+
+/// The output epoch: manifest, then SOURCE_DATE_EPOCH, then the suite date.
+pub fn epoch(m: &Manifest, opts: &BuildOptions, lock: &Lockfile) -> i64 {
+    m.image.epoch.or(opts.source_date_epoch).unwrap_or(lock.source.date_epoch)
+}
+
+/// The whole build.
+pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
+    let loaded = load(opts.manifest.as_deref(), opts.arch.as_deref())?;
+    let fetcher = fetcher(opts)?;
+    let lock = plan(&loaded, opts, &fetcher)?;
+    let mirrors = source::mirrors(&loaded.manifest)?;
+    let debs = fetch_packages(&lock, &mirrors, &fetcher, opts.progress.as_ref())?;
+    opts.progress.phase("assemble", &format!("{} packages", debs.len()));
+    let epoch = epoch(&loaded.manifest, opts, &lock);
+    let tree = assemble_tree(&loaded, &lock, &debs, epoch)?;
+    let outputs = crate::outputs::write_all(&tree, &loaded.manifest, &opts.out_dir, opts.progress.as_ref())?;
+    let versions: BTreeMap<String, String> =
+        lock.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
+    Ok(BuildReport {
+        image: loaded.manifest.image.name.clone(),
+        suite: lock.source.suite.clone(),
+        codename: lock.source.codename.clone(),
+        arch: loaded.manifest.image.arch.clone(),
+        epoch,
+        packages: sizes_by_owner(&tree, &versions),
+        entries: tree.len(),
+        content_bytes: tree.content_size(),
+        outputs,
+    })
+}
+
+/// Resolves and writes the lockfile beside the manifest.
+pub fn lock(opts: &BuildOptions) -> Result<(PathBuf, Lockfile), BuildError> {
+    let loaded = load(opts.manifest.as_deref(), opts.arch.as_deref())?;
+    let path = loaded.path.as_deref().map(lock_path).ok_or(BuildError::LockedWithoutManifest)?;
+    let fetcher = fetcher(opts)?;
+    opts.progress.phase("resolve", &loaded.manifest.source.suite);
+    let suite = source::open_suite(&loaded.manifest, &fetcher, SystemTime::now())?;
+    let lock = source::resolve(&loaded.manifest, &suite, &fetcher)?;
+    lock.write(&path)?;
+    Ok((path, lock))
+}

@@ -1,0 +1,69 @@
+//! Manifest, plan and build orchestration for microroot images.
+//!
+//! ```text
+//! microroot.toml ─[manifest]─▶ Manifest
+//!   ─[source]─▶ verified InRelease → Packages → solver ─▶ Lockfile (plan)
+//!   ─[build::fetch_packages]─▶ verified .debs in the cache
+//!   ─[assemble]─▶ Tree ─[customize]─▶ Tree ─[outputs]─▶ out/dist/rootfs.tar.xz
+//! ```
+//!
+//! [`build::build`] runs it all; [`build::lock`] stops after the plan.
+//! Progress is reported through [`Progress`]; nothing here prints.
+
+pub mod assemble;
+pub mod build;
+pub mod customize;
+pub mod inspect;
+pub mod lock;
+pub mod manifest;
+pub mod outputs;
+pub mod report;
+mod solve;
+pub mod source;
+pub mod validate;
+
+use std::path::PathBuf;
+
+pub use build::{build, BuildOptions};
+pub use manifest::Manifest;
+
+/// Progress of a build: phases here, downloads through the fetch
+/// crate's reporter.
+pub trait Progress: microroot_fetch::Reporter {
+    /// A new phase starts (`resolve`, `fetch`, `assemble`, `write`).
+    fn phase(&self, phase: &str, detail: &str) {
+        let _ = (phase, detail);
+    }
+}
+
+/// Reports nothing.
+pub struct Quiet;
+impl microroot_fetch::Reporter for Quiet {}
+impl Progress for Quiet {}
+
+/// Anything that stops a build.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+    #[error("--locked and `microroot lock` need a manifest file (the lockfile lives beside it)\nhint: run `microroot init` to write microroot.toml, then `microroot lock`")]
+    LockedWithoutManifest,
+    #[error("lockfile entry is invalid: {0}\nhint: run `microroot lock` again")]
+    BadLock(String),
+    #[error(transparent)]
+    Source(#[from] source::SourceError),
+    #[error(transparent)]
+    Cache(#[from] microroot_fetch::Error),
+    #[error("cannot fetch {} package(s):\n  {}\nhint: if the mirror no longer has these versions, run `microroot lock` to pick current ones", .0.len(), .0.join("\n  "))]
+    Fetch(Vec<String>),
+    #[error(transparent)]
+    Assemble(#[from] assemble::AssembleError),
+    #[error(transparent)]
+    Extra(#[from] customize::ExtraError),
+    #[error(transparent)]
+    Write(#[from] microroot_writers::Error),
+    #[error("cannot write output {path}: {source}")]
+    Output { path: PathBuf, source: std::io::Error },
+}

@@ -1,0 +1,305 @@
+//! The `microroot.toml` manifest: what goes into an image and what comes out.
+//!
+//! Parsing is strict (unknown keys are errors) and every error carries the
+//! file, line and column plus a hint, because a manifest is hand-written.
+//! [`Manifest::default_base`] is the embedded MicroRoot base image.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The embedded default manifest (also what `microroot init` writes).
+pub const DEFAULT_MANIFEST: &str = include_str!("default.toml");
+
+/// Paths no runtime needs, dropped unless `prune.defaults = false`.
+pub const DEFAULT_EXCLUDES: &[&str] = &[
+    "/usr/share/doc/**",
+    "/usr/share/doc-base/**",
+    "/usr/share/man/**",
+    "/usr/share/info/**",
+    "/usr/share/locale/**",
+    "/usr/share/i18n/**",
+    "/usr/share/lintian/**",
+    "/usr/share/linda/**",
+    "/usr/share/bug/**",
+    "/usr/share/menu/**",
+    "/usr/share/bash-completion/**",
+    "/usr/share/zsh/**",
+    "/usr/share/fish/**",
+    "/usr/share/gitweb/**",
+    "/usr/share/initramfs-tools/**",
+    "/usr/lib/*/gconv/**",
+    "/usr/lib/locale/**",
+    "/usr/share/common-licenses/**",
+    "/usr/share/pixmaps/**",
+    "/usr/share/applications/**",
+    "/etc/cron.daily/**",
+    "/etc/logrotate.d/**",
+    "/usr/lib/systemd/**",
+    "/usr/lib/tmpfiles.d/**",
+    "/usr/lib/sysusers.d/**",
+    "/etc/init.d/**",
+    "/etc/default/**",
+];
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    #[serde(default)]
+    pub image: Image,
+    #[serde(default)]
+    pub source: Source,
+    #[serde(default)]
+    pub packages: Packages,
+    #[serde(default)]
+    pub prune: Prune,
+    #[serde(default)]
+    pub files: Vec<FileSpec>,
+    #[serde(default)]
+    pub dirs: Vec<DirSpec>,
+    #[serde(default)]
+    pub symlinks: Vec<SymlinkSpec>,
+    #[serde(default)]
+    pub devices: Vec<DeviceSpec>,
+    #[serde(default)]
+    pub users: Vec<UserSpec>,
+    #[serde(default)]
+    pub groups: Vec<GroupSpec>,
+    #[serde(default)]
+    pub config: Config,
+    #[serde(default)]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Image {
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default = "default_arch")]
+    pub arch: String,
+    #[serde(default = "default_hostname")]
+    pub hostname: String,
+    pub epoch: Option<i64>,
+}
+
+impl Default for Image {
+    fn default() -> Self {
+        Image { name: default_name(), arch: default_arch(), hostname: default_hostname(), epoch: None }
+    }
+}
+
+fn default_name() -> String {
+    "microroot".into()
+}
+fn default_arch() -> String {
+    "amd64".into()
+}
+fn default_hostname() -> String {
+    "microroot".into()
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    #[serde(default = "default_suite")]
+    pub suite: String,
+    #[serde(default = "default_components")]
+    pub components: Vec<String>,
+    #[serde(default)]
+    pub mirrors: Vec<String>,
+    pub keyring: Option<PathBuf>,
+}
+
+impl Default for Source {
+    fn default() -> Self {
+        Source { suite: default_suite(), components: default_components(), mirrors: vec![], keyring: None }
+    }
+}
+
+fn default_suite() -> String {
+    "stable".into()
+}
+fn default_components() -> Vec<String> {
+    vec!["main".into()]
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Packages {
+    #[serde(default)]
+    pub include: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Prune {
+    #[serde(default = "yes")]
+    pub defaults: bool,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+}
+
+impl Default for Prune {
+    fn default() -> Self {
+        Prune { defaults: true, exclude: vec![] }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// Ownership and permissions shared by the extra-entry tables.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Owner {
+    /// Octal string such as `"0755"`.
+    pub mode: Option<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub path: String,
+    /// Inline text content.
+    pub content: Option<String>,
+    /// A host file to copy (relative to the manifest's directory).
+    pub source: Option<PathBuf>,
+    #[serde(flatten)]
+    pub owner: Owner,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirSpec {
+    pub path: String,
+    #[serde(flatten)]
+    pub owner: Owner,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SymlinkSpec {
+    pub path: String,
+    pub target: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSpec {
+    pub path: String,
+    /// `char`, `block` or `fifo`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub major: u32,
+    #[serde(default)]
+    pub minor: u32,
+    #[serde(flatten)]
+    pub owner: Owner,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserSpec {
+    pub name: String,
+    pub uid: u32,
+    /// Primary group id (default: same as uid, creating the group).
+    pub gid: Option<u32>,
+    pub home: Option<String>,
+    pub shell: Option<String>,
+    /// A crypt(3) hash for /etc/shadow; default `*` (no password login).
+    pub password_hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupSpec {
+    pub name: String,
+    pub gid: u32,
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
+/// Runtime configuration (OCI image config, init).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub entrypoint: Vec<String>,
+    #[serde(default)]
+    pub cmd: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    #[serde(default = "default_formats")]
+    pub formats: Vec<String>,
+}
+
+impl Default for Output {
+    fn default() -> Self {
+        Output { formats: default_formats() }
+    }
+}
+
+fn default_formats() -> Vec<String> {
+    vec!["tar.xz".into()]
+}
+
+/// A manifest that could not be read or does not make sense.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}:{line}:{column}: {message}\n  | {snippet}\nhint: {hint}")]
+    Syntax { path: PathBuf, line: usize, column: usize, message: String, snippet: String, hint: String },
+    #[error("{path}: {message}\nhint: {hint}")]
+    Invalid { path: PathBuf, message: String, hint: String },
+}
+
+impl Manifest {
+    /// The embedded MicroRoot base image.
+    pub fn default_base() -> Manifest {
+        Manifest::parse(DEFAULT_MANIFEST, Path::new("<default manifest>")).expect("embedded manifest parses")
+    }
+
+    pub fn load(path: &Path) -> Result<Manifest, ManifestError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ManifestError::Read { path: path.to_owned(), source })?;
+        Manifest::parse(&text, path)
+    }
+
+    /// Parses and validates; `path` only labels errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
+        let manifest: Manifest = toml::from_str(text).map_err(|e| syntax_error(text, path, &e))?;
+        crate::validate::validate(&manifest, path)?;
+        Ok(manifest)
+    }
+}
+
+fn syntax_error(text: &str, path: &Path, err: &toml::de::Error) -> ManifestError {
+    let offset = err.span().map(|s| s.start).unwrap_or(0).min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    let snippet = text.lines().nth(line - 1).unwrap_or("").to_owned();
+    let message = err.message().trim().replace('\n', " ");
+    let hint = if message.contains("unknown field") {
+        "check the spelling against docs/manifest.md; `microroot init` writes a commented example".to_owned()
+    } else if message.contains("invalid type") {
+        "strings need quotes, lists use [\"a\", \"b\"]".to_owned()
+    } else {
+        "see docs/manifest.md for the manifest format".to_owned()
+    };
+    ManifestError::Syntax { path: path.to_owned(), line, column, message, snippet, hint }
+}

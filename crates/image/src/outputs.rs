@@ -1,0 +1,58 @@
+//! Writes the manifest's output formats. All outputs are first written into
+//! a staging directory inside the output directory, then renamed into
+//! place together; any failure removes the staging directory.
+
+use std::path::{Path, PathBuf};
+
+use microroot_tree::Tree;
+use microroot_writers::Compression;
+
+use crate::manifest::Manifest;
+use crate::report::OutputFile;
+use crate::{BuildError, Progress};
+
+/// The file name and compression of a `[output] formats` entry.
+pub fn format_spec(format: &str, arch: &str) -> (String, Compression) {
+    let x86 = matches!(arch, "amd64" | "i386");
+    match format {
+        "tar" => ("rootfs.tar".into(), Compression::None),
+        "tar.gz" => ("rootfs.tar.gz".into(), Compression::Gzip { level: 9 }),
+        "tar.zst" => ("rootfs.tar.zst".into(), Compression::Zstd { level: 19 }),
+        _ => ("rootfs.tar.xz".into(), Compression::Xz { level: 9, extreme: true, x86_bcj: x86 }),
+    }
+}
+
+struct Staging(PathBuf);
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn write_all(
+    tree: &Tree,
+    m: &Manifest,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<OutputFile>, BuildError> {
+    let io = |path: &Path, source| BuildError::Output { path: path.to_owned(), source };
+    std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
+    let staging = Staging(out_dir.join(format!(".microroot-staging-{}", std::process::id())));
+    std::fs::create_dir_all(&staging.0).map_err(|e| io(&staging.0, e))?;
+    let mut written = Vec::new();
+    for format in &m.output.formats {
+        let (name, compression) = format_spec(format, &m.image.arch);
+        progress.phase("write", &name);
+        let staged = staging.0.join(&name);
+        let w = microroot_writers::write_tarball(tree, &staged, compression)?;
+        written.push((name, format.clone(), w));
+    }
+    let mut outputs = Vec::new();
+    for (name, format, w) in written {
+        let path = out_dir.join(&name);
+        std::fs::rename(staging.0.join(&name), &path).map_err(|e| io(&path, e))?;
+        outputs.push(OutputFile { path, format, bytes: w.size, sha256: hex::encode(w.sha256) });
+    }
+    Ok(outputs)
+}

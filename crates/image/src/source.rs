@@ -1,0 +1,171 @@
+//! The Debian side of a build: find the mirror and keyring, fetch and
+//! verify the suite's InRelease, fetch the Packages indexes it vouches for,
+//! and solve the manifest's package list into a [`Lockfile`].
+//!
+//! Resolution is a pure function of the verified Release payload and the
+//! manifest's resolution inputs, so its answer is kept in the cache under
+//! the hash of both: a warm build skips the 50 MB index entirely.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use microroot_debian::release::{Release, ReleaseError};
+use microroot_debian::signature::{self, Keyring, SignatureError};
+use microroot_fetch::{Expected, Fetcher};
+use sha2::{Digest, Sha256};
+
+use crate::lock::{inputs_fingerprint, LockedSource, Lockfile, LOCK_VERSION};
+use crate::manifest::Manifest;
+
+/// The host's Debian archive keyring, used when the manifest names none.
+pub const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("no Debian mirror configured: the manifest has no `source.mirrors` and the host's apt sources list none\nhint: add mirrors = [\"http://<mirror>/debian\"] under [source]")]
+    NoMirror,
+    #[error("cannot read the host's apt sources: {0}")]
+    Sources(String),
+    #[error("keyring {path}: {source}\nhint: install debian-archive-keyring or set `keyring = …` under [source]")]
+    Keyring { path: PathBuf, source: SignatureError },
+    #[error("cannot get {url}: {source}")]
+    Fetch { url: String, source: microroot_fetch::Error },
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    #[error(transparent)]
+    Release(#[from] ReleaseError),
+    #[error("{path}: cannot decompress: {reason}")]
+    Decompress { path: String, reason: String },
+    #[error("{0}")]
+    Index(String),
+    #[error("{0}")]
+    Solve(String),
+}
+
+/// A suite whose InRelease verified.
+pub struct Suite {
+    pub mirrors: Vec<String>,
+    pub name: String,
+    pub release: Release,
+    /// sha256 of the verified payload: identifies this exact suite state.
+    pub payload_sha256: String,
+}
+
+/// The mirrors to use: the manifest's, else the host's apt sources.
+pub fn mirrors(manifest: &Manifest) -> Result<Vec<String>, SourceError> {
+    if !manifest.source.mirrors.is_empty() {
+        return Ok(manifest.source.mirrors.iter().map(|m| m.trim_end_matches('/').to_owned()).collect());
+    }
+    let sources = microroot_debian::sources::host_sources().map_err(|e| SourceError::Sources(e.to_string()))?;
+    let mirror = microroot_debian::sources::primary_mirror(&sources).ok_or(SourceError::NoMirror)?;
+    Ok(vec![mirror.uri])
+}
+
+fn keyring(manifest: &Manifest) -> Result<Keyring, SourceError> {
+    let path = manifest.source.keyring.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING));
+    Keyring::load(&path).map_err(|source| SourceError::Keyring { path, source })
+}
+
+/// Fetches (or, offline, loads from the cache) and verifies the InRelease.
+/// The first mirror that answers is used; whatever it sends must verify.
+pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Result<Suite, SourceError> {
+    let mirrors = mirrors(manifest)?;
+    let keys = keyring(manifest)?;
+    let suite = &manifest.source.suite;
+    let mut last_err = None;
+    for mirror in &mirrors {
+        let url = format!("{mirror}/dists/{suite}/InRelease");
+        let bytes = if fetcher.is_offline() {
+            match fetcher.cache().load_by_url(&url) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    let err =
+                        microroot_fetch::Error::Offline { name: url.clone(), cache: fetcher.cache().root().to_owned() };
+                    last_err = Some(SourceError::Fetch { url, source: err });
+                    continue;
+                }
+                Err(source) => return Err(SourceError::Fetch { url, source }),
+            }
+        } else {
+            match fetcher.get_bytes(&url) {
+                Ok(b) => b,
+                Err(source) => {
+                    last_err = Some(SourceError::Fetch { url, source });
+                    continue;
+                }
+            }
+        };
+        let verified = signature::verify_inrelease(&url, &bytes, &keys, now)?;
+        let release = Release::parse(&url, &verified.payload, now)?;
+        if !fetcher.is_offline() {
+            // Kept for --offline builds, which verify it again.
+            let _ = fetcher.cache().store_by_url(&url, &bytes);
+        }
+        let payload_sha256 = hex::encode(Sha256::digest(verified.payload.as_bytes()));
+        return Ok(Suite { mirrors: mirrors.clone(), name: suite.clone(), release, payload_sha256 });
+    }
+    Err(last_err.unwrap_or(SourceError::NoMirror))
+}
+
+/// Resolves the manifest against the suite, from the plan cache when this
+/// exact suite state was solved for the same inputs before.
+pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<Lockfile, SourceError> {
+    let inputs = inputs_fingerprint(manifest);
+    let plan_path = fetcher.cache().root().join("plans").join(format!("{}-{inputs}.lock", &suite.payload_sha256[..32]));
+    if let Ok(lock) = Lockfile::read(&plan_path) {
+        tracing::debug!(path = %plan_path.display(), "plan cache hit");
+        return Ok(lock);
+    }
+    let mut texts = Vec::new();
+    for component in &manifest.source.components {
+        let text = fetch_index(suite, component, &manifest.image.arch, fetcher)?;
+        texts.push((format!("{}/{component}", suite.name), text));
+    }
+    let packages = crate::solve::solve(&texts, &manifest.image.arch, &manifest.packages.include)?;
+    let lock = Lockfile { version: LOCK_VERSION, inputs, source: locked_source(suite), packages };
+    if std::fs::create_dir_all(plan_path.parent().expect("has parent")).is_ok() {
+        let _ = lock.write(&plan_path);
+    }
+    Ok(lock)
+}
+
+fn locked_source(suite: &Suite) -> LockedSource {
+    let r = &suite.release;
+    LockedSource {
+        suite: suite.name.clone(),
+        codename: r.codename.clone().unwrap_or_default(),
+        version: r.version.clone().unwrap_or_default(),
+        date: microroot_debian::release::format_utc(r.date),
+        date_epoch: r.date.duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0),
+    }
+}
+
+/// Downloads one component's Packages index (verified against the
+/// Release) and returns it decompressed.
+fn fetch_index(suite: &Suite, component: &str, arch: &str, fetcher: &Fetcher) -> Result<String, SourceError> {
+    let entry = suite.release.find_index(&format!("{component}/binary-{arch}/Packages"))?;
+    let rel = suite.release.fetch_path(entry);
+    let urls: Vec<String> = suite.mirrors.iter().map(|m| format!("{m}/dists/{}/{rel}", suite.name)).collect();
+    let expected = Expected::parse(&entry.sha256_hex(), entry.size).expect("release hashes are 32 bytes");
+    let path = fetcher
+        .fetch_verified(&urls, &expected)
+        .map_err(|source| SourceError::Fetch { url: urls[0].clone(), source })?;
+    let raw = std::fs::read(&path)
+        .map_err(|e| SourceError::Decompress { path: entry.path.clone(), reason: e.to_string() })?;
+    decompress(&entry.path, &raw)
+}
+
+fn decompress(name: &str, raw: &[u8]) -> Result<String, SourceError> {
+    let err = |reason: String| SourceError::Decompress { path: name.to_owned(), reason };
+    let mut out = String::new();
+    let result = if name.ends_with(".xz") {
+        liblzma::read::XzDecoder::new(raw).read_to_string(&mut out)
+    } else if name.ends_with(".gz") {
+        flate2::read::GzDecoder::new(raw).read_to_string(&mut out)
+    } else {
+        return String::from_utf8(raw.to_vec()).map_err(|e| err(e.to_string()));
+    };
+    result.map_err(|e| err(e.to_string()))?;
+    Ok(out)
+}
