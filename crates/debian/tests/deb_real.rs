@@ -20,10 +20,7 @@ const PACKAGES: [&str; 3] = ["busybox", "libc6", "hello"];
 
 #[test]
 fn real_packages_match_dpkg_deb() {
-    if !has("apt-get") || !has("dpkg-deb") {
-        eprintln!("skipped: needs apt-get and dpkg-deb (a Debian host)");
-        return;
-    }
+    assert!(has("apt-get") && has("dpkg-deb"), "needs apt-get and dpkg-deb: apt-get install apt dpkg");
     let names = Names::from_host();
     for (package, path) in PACKAGES.iter().zip(download(&PACKAGES)) {
         let bytes = fs::read(&path).unwrap();

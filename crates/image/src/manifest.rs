@@ -303,3 +303,6 @@ fn syntax_error(text: &str, path: &Path, err: &toml::de::Error) -> ManifestError
     };
     ManifestError::Syntax { path: path.to_owned(), line, column, message, snippet, hint }
 }
+
+#[cfg(test)]
+mod tests;
