@@ -65,6 +65,8 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 pub fn link_applets(tree: &mut Tree) -> usize {
     let bin = TreePath::new(BUSYBOX).expect("static path");
     let Some(binary) = tree.file(&bin).cloned() else { return 0 };
+    // The links are as old as the binary they point to.
+    let mtime = tree.get(&bin).map_or(0, |e| e.meta.mtime);
     let Some(applets) = applets(binary.bytes()) else { return 0 };
     let owner: std::sync::Arc<str> = "busybox".into();
     let mut made = 0;
@@ -74,7 +76,8 @@ pub fn link_applets(tree: &mut Tree) -> usize {
             continue;
         }
         let target = if dir == "usr/bin" { "busybox" } else { "../bin/busybox" };
-        let entry = Entry::symlink(target).with_owner(owner.clone());
+        let mut entry = Entry::symlink(target).with_owner(owner.clone());
+        entry.meta.mtime = mtime;
         if tree.insert(&path, entry).is_ok() {
             made += 1;
         }
@@ -110,11 +113,14 @@ mod tests {
     #[test]
     fn links_do_not_replace_package_files() {
         let mut t = Tree::new();
-        t.insert(&TreePath::new(BUSYBOX).unwrap(), Entry::file(0o755, fake_binary())).unwrap();
+        let mut bin = Entry::file(0o755, fake_binary());
+        bin.meta.mtime = 1234;
+        t.insert(&TreePath::new(BUSYBOX).unwrap(), bin).unwrap();
         t.insert(&TreePath::new("usr/bin/ls").unwrap(), Entry::file(0o755, "real ls")).unwrap();
         assert_eq!(link_applets(&mut t), 4);
         assert!(matches!(t.get(&TreePath::new("usr/bin/ls").unwrap()).unwrap().kind, Kind::File(_)));
         let init = t.get(&TreePath::new("usr/sbin/init").unwrap()).unwrap();
         assert_eq!(init.kind, Kind::Symlink("../bin/busybox".into()));
+        assert_eq!(init.meta.mtime, 1234);
     }
 }
