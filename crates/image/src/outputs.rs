@@ -36,6 +36,21 @@ pub fn write_all(
     out_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Vec<OutputFile>, BuildError> {
+    let created = !out_dir.exists();
+    let result = write_staged(tree, m, out_dir, progress);
+    if result.is_err() && created {
+        // Only succeeds while empty: never removes anything but what we made.
+        let _ = std::fs::remove_dir(out_dir);
+    }
+    result
+}
+
+fn write_staged(
+    tree: &Tree,
+    m: &Manifest,
+    out_dir: &Path,
+    progress: &dyn Progress,
+) -> Result<Vec<OutputFile>, BuildError> {
     let io = |path: &Path, source| BuildError::Output { path: path.to_owned(), source };
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let staging = Staging(out_dir.join(format!(".microroot-staging-{}", std::process::id())));

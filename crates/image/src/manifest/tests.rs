@@ -58,7 +58,8 @@ fn word() -> impl Strategy<Value = String> {
 }
 
 fn abs_path() -> impl Strategy<Value = String> {
-    prop::collection::vec("[a-z0-9_.]{1,8}", 1..4).prop_map(|parts| format!("/{}", parts.join("/")))
+    prop::collection::vec("[a-z0-9_.]{1,8}", 1..4)
+        .prop_map(|parts| format!("/{}", parts.join("/")))
         .prop_filter("no dot components", |p| !p.split('/').any(|c| c == "." || c == ".."))
 }
 
