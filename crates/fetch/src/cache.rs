@@ -29,10 +29,7 @@ pub struct Cache {
 impl Cache {
     /// A cache rooted at `root`; directories are created on first write.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self {
-            root: root.into(),
-            verify_on_read: false,
-        }
+        Self { root: root.into(), verify_on_read: false }
     }
 
     /// A cache at `explicit` if given, else at [`Cache::default_dir`].
@@ -95,12 +92,7 @@ impl Cache {
 
     /// Copies `reader` into the cache if it matches `expected`; `origin`
     /// (a URL or file name) is what errors name.
-    pub fn insert(
-        &self,
-        reader: &mut dyn Read,
-        expected: &Expected,
-        origin: &str,
-    ) -> Result<PathBuf> {
+    pub fn insert(&self, reader: &mut dyn Read, expected: &Expected, origin: &str) -> Result<PathBuf> {
         let blob = self.blob_path(&expected.sha256);
         let mut staged = self.stage(blob.parent().unwrap_or(&self.root))?;
         let mut buf = vec![0u8; 64 * 1024];
@@ -146,11 +138,7 @@ impl Cache {
     pub(crate) fn check_space(&self, needed: u64) -> Result<()> {
         fs::create_dir_all(&self.root).map_err(|e| self.io_error("create", &self.root, e))?;
         match fs4::available_space(&self.root) {
-            Ok(available) if available < needed => Err(Error::NoSpace {
-                cache: self.root.clone(),
-                needed,
-                available,
-            }),
+            Ok(available) if available < needed => Err(Error::NoSpace { cache: self.root.clone(), needed, available }),
             Ok(_) => Ok(()),
             Err(e) => {
                 debug!(error = %e, "cannot query free space; continuing");
@@ -160,12 +148,7 @@ impl Cache {
     }
 
     pub(crate) fn io_error(&self, op: &'static str, path: &Path, error: io::Error) -> Error {
-        Error::Io {
-            op,
-            path: path.to_path_buf(),
-            cache: self.root.clone(),
-            error,
-        }
+        Error::Io { op, path: path.to_path_buf(), cache: self.root.clone(), error }
     }
 }
 
@@ -178,9 +161,7 @@ fn resolve_dir(env: impl Fn(&str) -> Option<OsString>) -> Result<PathBuf> {
     if let Some(xdg) = set("XDG_CACHE_HOME").filter(|p| p.is_absolute()) {
         return Ok(xdg.join("microroot"));
     }
-    set("HOME")
-        .map(|home| home.join(".cache").join("microroot"))
-        .ok_or(Error::NoCacheDir)
+    set("HOME").map(|home| home.join(".cache").join("microroot")).ok_or(Error::NoCacheDir)
 }
 
 #[cfg(test)]
@@ -193,29 +174,13 @@ mod tests {
 
     #[test]
     fn dir_precedence() {
-        let all = [
-            (CACHE_DIR_ENV, "/m"),
-            ("XDG_CACHE_HOME", "/x"),
-            ("HOME", "/h"),
-        ];
+        let all = [(CACHE_DIR_ENV, "/m"), ("XDG_CACHE_HOME", "/x"), ("HOME", "/h")];
         assert_eq!(resolve_dir(env(&all)).unwrap(), Path::new("/m"));
-        assert_eq!(
-            resolve_dir(env(&all[1..])).unwrap(),
-            Path::new("/x/microroot")
-        );
-        assert_eq!(
-            resolve_dir(env(&all[2..])).unwrap(),
-            Path::new("/h/.cache/microroot")
-        );
+        assert_eq!(resolve_dir(env(&all[1..])).unwrap(), Path::new("/x/microroot"));
+        assert_eq!(resolve_dir(env(&all[2..])).unwrap(), Path::new("/h/.cache/microroot"));
         let relative = [("XDG_CACHE_HOME", "rel"), ("HOME", "/h")];
-        assert_eq!(
-            resolve_dir(env(&relative)).unwrap(),
-            Path::new("/h/.cache/microroot")
-        );
-        assert!(matches!(
-            resolve_dir(env(&[("HOME", "")])),
-            Err(Error::NoCacheDir)
-        ));
+        assert_eq!(resolve_dir(env(&relative)).unwrap(), Path::new("/h/.cache/microroot"));
+        assert!(matches!(resolve_dir(env(&[("HOME", "")])), Err(Error::NoCacheDir)));
     }
 
     #[test]

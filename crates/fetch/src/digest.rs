@@ -39,9 +39,7 @@ impl FromStr for Sha256Hash {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let mut bytes = [0u8; 32];
-        hex::decode_to_slice(s.trim(), &mut bytes).map_err(|_| InvalidDigest {
-            value: s.to_string(),
-        })?;
+        hex::decode_to_slice(s.trim(), &mut bytes).map_err(|_| InvalidDigest { value: s.to_string() })?;
         Ok(Self(bytes))
     }
 }
@@ -148,9 +146,6 @@ mod tests {
         assert!("abc".parse::<Sha256Hash>().is_err());
         assert!(EMPTY.replace('e', "g").parse::<Sha256Hash>().is_err());
         let err = Expected::parse("zz", 1).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid sha256 \"zz\": expected 64 hex digits"
-        );
+        assert_eq!(err.to_string(), "invalid sha256 \"zz\": expected 64 hex digits");
     }
 }

@@ -17,18 +17,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Error {
     /// The downloaded bytes do not have the expected SHA-256.
     #[error("sha256 mismatch for {url}: expected {expected}, got {got}\nhint: the mirror may be out of sync or tampered with; refresh the indexes or try another mirror")]
-    HashMismatch {
-        url: String,
-        expected: Sha256Hash,
-        got: Sha256Hash,
-    },
+    HashMismatch { url: String, expected: Sha256Hash, got: Sha256Hash },
     /// The download (or its announced `Content-Length`) has the wrong size.
     #[error("size mismatch for {url}: expected {expected} bytes, got {got}")]
-    SizeMismatch {
-        url: String,
-        expected: u64,
-        got: u64,
-    },
+    SizeMismatch { url: String, expected: u64, got: u64 },
     /// The server answered with a status other than 200.
     #[error("http {status} for {url}{}", status_hint(*status))]
     Http { url: String, status: u16 },
@@ -52,22 +44,13 @@ pub enum Error {
     Cancelled { name: String },
     /// The cache's disk has less room than the file needs.
     #[error("not enough space in the cache at {}: {needed} bytes needed, {available} available\nhint: free some space or set {CACHE_DIR_ENV} to a directory on a larger disk", cache.display())]
-    NoSpace {
-        cache: PathBuf,
-        needed: u64,
-        available: u64,
-    },
+    NoSpace { cache: PathBuf, needed: u64, available: u64 },
     /// No cache directory could be derived from the environment.
     #[error("no cache directory: none of {CACHE_DIR_ENV}, XDG_CACHE_HOME or HOME is set\nhint: set {CACHE_DIR_ENV} to a writable directory")]
     NoCacheDir,
     /// A file operation in the cache failed.
     #[error("cannot {op} {}: {error}{}", path.display(), io_hint(error, cache))]
-    Io {
-        op: &'static str,
-        path: PathBuf,
-        cache: PathBuf,
-        error: io::Error,
-    },
+    Io { op: &'static str, path: PathBuf, cache: PathBuf, error: io::Error },
 }
 
 impl Error {
@@ -85,7 +68,9 @@ impl Error {
 
 fn status_hint(status: u16) -> &'static str {
     match status {
-        404 | 410 => "\nhint: the mirror does not have this file; refresh the indexes or check the mirror url and suite",
+        404 | 410 => {
+            "\nhint: the mirror does not have this file; refresh the indexes or check the mirror url and suite"
+        }
         401 | 403 => "\nhint: the mirror refused access; check the mirror url or proxy",
         429 | 500..=599 => "\nhint: the mirror is overloaded or down; try again later or add a fallback mirror",
         _ => "",
@@ -104,8 +89,8 @@ fn network_hint(reason: &str) -> &'static str {
 
 fn io_hint(error: &io::Error, cache: &Path) -> String {
     use io::ErrorKind as K;
-    let full = matches!(error.kind(), K::StorageFull | K::QuotaExceeded)
-        || matches!(error.raw_os_error(), Some(28 | 122));
+    let full =
+        matches!(error.kind(), K::StorageFull | K::QuotaExceeded) || matches!(error.raw_os_error(), Some(28 | 122));
     if full {
         return format!(
             "\nhint: the disk holding the cache at {} is full; free some space or set {CACHE_DIR_ENV} to a directory on a larger disk",
@@ -127,9 +112,7 @@ fn list(errors: &[Error]) -> String {
         let _ = write!(out, "\n  - {}", e.summary());
     }
     if errors.iter().any(Error::is_mismatch) {
-        out.push_str(
-            "\nhint: a mirror served wrong content; it may be out of sync or tampered with",
-        );
+        out.push_str("\nhint: a mirror served wrong content; it may be out of sync or tampered with");
     }
     out
 }

@@ -18,15 +18,9 @@ const CHUNK: usize = 64 * 1024;
 impl Fetcher {
     /// The cached file matching `expected`, downloading it from the first
     /// of `urls` that serves the right bytes if it is not cached yet.
-    pub fn fetch_verified<S: AsRef<str>>(
-        &self,
-        urls: &[S],
-        expected: &Expected,
-    ) -> Result<PathBuf> {
+    pub fn fetch_verified<S: AsRef<str>>(&self, urls: &[S], expected: &Expected) -> Result<PathBuf> {
         let urls: Vec<&str> = urls.iter().map(AsRef::as_ref).collect();
-        let name = urls
-            .first()
-            .map_or_else(|| expected.sha256.to_hex(), |u| file_name(u));
+        let name = urls.first().map_or_else(|| expected.sha256.to_hex(), |u| file_name(u));
         self.fetch_one(&name, &urls, expected, None)
     }
 
@@ -43,15 +37,10 @@ impl Fetcher {
             return Ok(path);
         }
         if self.options.offline {
-            return Err(Error::Offline {
-                name: name.to_string(),
-                cache: self.cache.root().to_path_buf(),
-            });
+            return Err(Error::Offline { name: name.to_string(), cache: self.cache.root().to_path_buf() });
         }
         if urls.is_empty() {
-            return Err(Error::NoUrls {
-                name: name.to_string(),
-            });
+            return Err(Error::NoUrls { name: name.to_string() });
         }
         let space = self.cache.check_space(expected.size);
         let result = space.and_then(|()| self.try_urls(name, urls, expected, stop));
@@ -62,13 +51,7 @@ impl Fetcher {
         result
     }
 
-    fn try_urls(
-        &self,
-        name: &str,
-        urls: &[&str],
-        expected: &Expected,
-        stop: Option<&AtomicBool>,
-    ) -> Result<PathBuf> {
+    fn try_urls(&self, name: &str, urls: &[&str], expected: &Expected, stop: Option<&AtomicBool>) -> Result<PathBuf> {
         let mut errors = Vec::new();
         for url in urls {
             self.reporter.download_start(name, Some(expected.size));
@@ -84,10 +67,7 @@ impl Fetcher {
         }
         match errors.len() {
             1 => Err(errors.remove(0)),
-            _ => Err(Error::AllUrlsFailed {
-                name: name.to_string(),
-                errors,
-            }),
+            _ => Err(Error::AllUrlsFailed { name: name.to_string(), errors }),
         }
     }
 
@@ -106,9 +86,7 @@ impl Fetcher {
             }
         }
         let blob = self.cache.blob_path(&expected.sha256);
-        let mut staged = (self.cache)
-            .stage(blob.parent().unwrap_or(self.cache.root()))
-            .map_err(Attempt::Fatal)?;
+        let mut staged = (self.cache).stage(blob.parent().unwrap_or(self.cache.root())).map_err(Attempt::Fatal)?;
         let mut reader = response.into_body().into_reader();
         self.stream(name, url, expected, stop, &mut reader, &mut staged)?;
         staged.commit_blob(expected, url).map_err(|e| match e {
@@ -154,18 +132,13 @@ impl Fetcher {
     pub fn get_bytes(&self, url: &str) -> Result<Vec<u8>> {
         if self.options.offline {
             let Some(bytes) = self.cache.load_by_url(url)? else {
-                return Err(Error::Offline {
-                    name: url.to_string(),
-                    cache: self.cache.root().to_path_buf(),
-                });
+                return Err(Error::Offline { name: url.to_string(), cache: self.cache.root().to_path_buf() });
             };
             self.reporter.download_done(url, true);
             return Ok(bytes);
         }
         self.reporter.download_start(url, None);
-        let result = self
-            .with_retries(url, url, None, || self.read_body(url))
-            .map_err(Attempt::into_error);
+        let result = self.with_retries(url, url, None, || self.read_body(url)).map_err(Attempt::into_error);
         match &result {
             Ok(_) => self.reporter.download_done(url, false),
             Err(e) => self.reporter.download_failed(url, e),
@@ -175,12 +148,7 @@ impl Fetcher {
 
     fn read_body(&self, url: &str) -> Result<Vec<u8>, Attempt> {
         let limit = self.options.max_bytes_in_memory;
-        let too_large = || {
-            Attempt::NextUrl(Error::TooLarge {
-                url: url.to_string(),
-                limit,
-            })
-        };
+        let too_large = || Attempt::NextUrl(Error::TooLarge { url: url.to_string(), limit });
         let response = self.request(url)?;
         if response.body().content_length().is_some_and(|l| l > limit) {
             return Err(too_large());
@@ -204,11 +172,7 @@ impl Fetcher {
 }
 
 fn size_mismatch(url: &str, expected: &Expected, got: u64) -> Attempt {
-    Attempt::NextUrl(Error::SizeMismatch {
-        url: url.to_string(),
-        expected: expected.size,
-        got,
-    })
+    Attempt::NextUrl(Error::SizeMismatch { url: url.to_string(), expected: expected.size, got })
 }
 
 fn read_chunk(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {

@@ -60,12 +60,7 @@ impl Fetcher {
             .timeout_per_read(Some(options.read_timeout))
             .user_agent(options.user_agent.as_str())
             .build();
-        Self {
-            agent: config.new_agent(),
-            cache,
-            options,
-            reporter: Arc::new(NoopReporter),
-        }
+        Self { agent: config.new_agent(), cache, options, reporter: Arc::new(NoopReporter) }
     }
 
     /// Sends progress events to `reporter`.
@@ -87,27 +82,17 @@ impl Fetcher {
     /// Sends a GET; a non-200 status or transport failure is classified.
     pub(crate) fn request(&self, url: &str) -> Result<Response<Body>, Attempt> {
         debug!(url, "GET");
-        let response = self
-            .agent
-            .get(url)
-            .call()
-            .map_err(|e| network(url, e, ""))?;
+        let response = self.agent.get(url).call().map_err(|e| network(url, e, ""))?;
         let status = response.status().as_u16();
         if status == 200 {
             return Ok(response);
         }
-        let error = Error::Http {
-            url: url.to_string(),
-            status,
-        };
+        let error = Error::Http { url: url.to_string(), status };
         if !retry::is_transient_status(status) {
             return Err(Attempt::NextUrl(error));
         }
-        let retry_after = response
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(retry::parse_retry_after);
+        let retry_after =
+            response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(retry::parse_retry_after);
         Err(Attempt::Retry { error, retry_after })
     }
 
@@ -130,13 +115,7 @@ impl Fetcher {
                 Err(Attempt::Retry { error, retry_after }) if number < policy.max_attempts => {
                     let wait = policy.delay(number, url, retry_after);
                     number += 1;
-                    warn!(
-                        url,
-                        attempt = number,
-                        ?wait,
-                        "retrying: {}",
-                        error.summary()
-                    );
+                    warn!(url, attempt = number, ?wait, "retrying: {}", error.summary());
                     self.reporter.retry(name, number, &error.summary());
                     if !retry::sleep_unless(stop, wait) {
                         return Err(Attempt::Fatal(cancelled(name)));
@@ -151,10 +130,7 @@ impl Fetcher {
 /// How one attempt failed, which decides what happens next.
 pub(crate) enum Attempt {
     /// Transient: try the same URL again after a wait.
-    Retry {
-        error: Error,
-        retry_after: Option<Duration>,
-    },
+    Retry { error: Error, retry_after: Option<Duration> },
     /// This URL will not work (404, wrong content): try the next one.
     NextUrl(Error),
     /// Local or final (disk full, cancelled): stop trying.
@@ -170,23 +146,15 @@ impl Attempt {
 }
 
 pub(crate) fn cancelled(name: &str) -> Error {
-    Error::Cancelled {
-        name: name.to_string(),
-    }
+    Error::Cancelled { name: name.to_string() }
 }
 
 /// Classifies a transport error; `detail` is appended to its reason.
 pub(crate) fn network(url: &str, error: ureq::Error, detail: &str) -> Attempt {
     let transient = retry::is_transient(&error);
-    let error = Error::Network {
-        url: url.to_string(),
-        reason: format!("{error}{detail}"),
-    };
+    let error = Error::Network { url: url.to_string(), reason: format!("{error}{detail}") };
     if transient {
-        Attempt::Retry {
-            error,
-            retry_after: None,
-        }
+        Attempt::Retry { error, retry_after: None }
     } else {
         Attempt::NextUrl(error)
     }

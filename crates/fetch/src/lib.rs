@@ -40,9 +40,7 @@ pub use retry::RetryPolicy;
 /// A short display name for a URL: its last path segment.
 pub(crate) fn file_name(url: &str) -> String {
     let no_query = url.split(['?', '#']).next().unwrap_or(url);
-    let after_scheme = no_query
-        .split_once("://")
-        .map_or(no_query, |(_, rest)| rest);
+    let after_scheme = no_query.split_once("://").map_or(no_query, |(_, rest)| rest);
     let path = after_scheme.split_once('/').map_or("", |(_, path)| path);
     match path.trim_end_matches('/').rsplit('/').next() {
         Some(last) if !last.is_empty() => last.to_string(),
@@ -56,10 +54,7 @@ mod tests {
 
     #[test]
     fn file_name_is_last_segment() {
-        assert_eq!(
-            file_name("http://m/debian/pool/a/b_1_all.deb"),
-            "b_1_all.deb"
-        );
+        assert_eq!(file_name("http://m/debian/pool/a/b_1_all.deb"), "b_1_all.deb");
         assert_eq!(file_name("http://m/x/InRelease?y=1"), "InRelease");
         assert_eq!(file_name("http://m"), "http://m");
     }

@@ -33,14 +33,8 @@ pub struct Download {
 impl Download {
     /// Named after the last path segment of the first URL.
     pub fn new(urls: Vec<String>, expected: Expected) -> Self {
-        let name = urls
-            .first()
-            .map_or_else(|| expected.sha256.to_hex(), |u| file_name(u));
-        Self {
-            name,
-            urls,
-            expected,
-        }
+        let name = urls.first().map_or_else(|| expected.sha256.to_hex(), |u| file_name(u));
+        Self { name, urls, expected }
     }
 }
 
@@ -59,30 +53,18 @@ impl Fetcher {
         let mut slots: Vec<Option<Result<PathBuf>>> = items.iter().map(|_| None).collect();
         debug!(items = items.len(), workers, "fetching in parallel");
         thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers)
-                .map(|_| scope.spawn(|| self.worker(items, &next, &stop)))
-                .collect();
+            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(|| self.worker(items, &next, &stop))).collect();
             for handle in handles {
-                let done = handle
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                let done = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 for (index, result) in done {
                     slots[index] = Some(result);
                 }
             }
         });
-        slots
-            .into_iter()
-            .map(|slot| slot.expect("every index is taken by exactly one worker"))
-            .collect()
+        slots.into_iter().map(|slot| slot.expect("every index is taken by exactly one worker")).collect()
     }
 
-    fn worker(
-        &self,
-        items: &[Download],
-        next: &AtomicUsize,
-        stop: &AtomicBool,
-    ) -> Vec<(usize, Result<PathBuf>)> {
+    fn worker(&self, items: &[Download], next: &AtomicUsize, stop: &AtomicBool) -> Vec<(usize, Result<PathBuf>)> {
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);

@@ -36,10 +36,7 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// One attempt per URL.
     pub fn none() -> Self {
-        Self {
-            max_attempts: 1,
-            ..Self::default()
-        }
+        Self { max_attempts: 1, ..Self::default() }
     }
 
     /// The wait after failed attempt number `attempt` (1-based): the
@@ -127,10 +124,7 @@ mod tests {
         let p = RetryPolicy::default();
         let asked = parse_retry_after(" 7 ");
         assert_eq!(p.delay(1, "u", asked), Duration::from_secs(7));
-        assert_eq!(
-            p.delay(1, "u", parse_retry_after("9999")),
-            p.max_retry_after
-        );
+        assert_eq!(p.delay(1, "u", parse_retry_after("9999")), p.max_retry_after);
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 

@@ -38,15 +38,7 @@ impl Cache {
             let n = COUNTER.fetch_add(1, Ordering::Relaxed);
             let path = dir.join(format!("{TEMP_PREFIX}{}-{n}", std::process::id()));
             match OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(file) => {
-                    return Ok(Staged {
-                        cache: self,
-                        path,
-                        file,
-                        hasher: Hasher::default(),
-                        committed: false,
-                    })
-                }
+                Ok(file) => return Ok(Staged { cache: self, path, file, hasher: Hasher::default(), committed: false }),
                 // A leftover from a crashed process with a recycled pid.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(self.io_error("create", &path, e)),
@@ -58,9 +50,7 @@ impl Cache {
 impl Staged<'_> {
     /// Appends bytes, hashing them on the way.
     pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
-        self.file
-            .write_all(data)
-            .map_err(|e| self.cache.io_error("write", &self.path, e))?;
+        self.file.write_all(data).map_err(|e| self.cache.io_error("write", &self.path, e))?;
         self.hasher.update(data);
         Ok(())
     }
@@ -76,18 +66,10 @@ impl Staged<'_> {
         self.sync()?;
         let (got, len) = std::mem::take(&mut self.hasher).finish();
         if len != expected.size {
-            return Err(Error::SizeMismatch {
-                url: origin.to_string(),
-                expected: expected.size,
-                got: len,
-            });
+            return Err(Error::SizeMismatch { url: origin.to_string(), expected: expected.size, got: len });
         }
         if got != expected.sha256 {
-            return Err(Error::HashMismatch {
-                url: origin.to_string(),
-                expected: expected.sha256,
-                got,
-            });
+            return Err(Error::HashMismatch { url: origin.to_string(), expected: expected.sha256, got });
         }
         let dest = self.cache.blob_path(&expected.sha256);
         self.rename_to(&dest)?;
@@ -103,9 +85,7 @@ impl Staged<'_> {
     }
 
     fn sync(&mut self) -> Result<()> {
-        self.file
-            .sync_all()
-            .map_err(|e| self.cache.io_error("fsync", &self.path, e))
+        self.file.sync_all().map_err(|e| self.cache.io_error("fsync", &self.path, e))
     }
 
     fn rename_to(&mut self, dest: &Path) -> Result<()> {

@@ -53,9 +53,7 @@ fn child_writer() {
         return;
     };
     let data = blob(2, SHARED_LEN);
-    Cache::new(root)
-        .insert(&mut &data[..], &Expected::of(&data), "child")
-        .unwrap();
+    Cache::new(root).insert(&mut &data[..], &Expected::of(&data), "child").unwrap();
 }
 
 #[test]
@@ -73,9 +71,7 @@ fn concurrent_writers_in_processes() {
         })
         .collect();
     let data = blob(2, SHARED_LEN);
-    Cache::new(dir.path())
-        .insert(&mut &data[..], &Expected::of(&data), "parent")
-        .unwrap();
+    Cache::new(dir.path()).insert(&mut &data[..], &Expected::of(&data), "parent").unwrap();
 
     for mut child in children {
         assert!(child.wait().unwrap().success());
@@ -89,14 +85,9 @@ fn insert_with_wrong_hash_leaves_nothing() {
     let cache = Cache::new(dir.path());
     let expected = Expected::of(b"right");
 
-    let err = cache
-        .insert(&mut &b"wrong"[..], &expected, "file.deb")
-        .unwrap_err();
+    let err = cache.insert(&mut &b"wrong"[..], &expected, "file.deb").unwrap_err();
 
-    assert!(
-        matches!(&err, Error::HashMismatch { url, .. } if url == "file.deb"),
-        "{err}"
-    );
+    assert!(matches!(&err, Error::HashMismatch { url, .. } if url == "file.deb"), "{err}");
     assert!(cache.get(&expected).is_none());
     assert!(all_files(dir.path()).is_empty());
 }
@@ -106,20 +97,11 @@ fn verify_mode_drops_a_corrupt_entry() {
     let dir = tempfile::tempdir().unwrap();
     let data = blob(3, 1000);
     let expected = Expected::of(&data);
-    let path = Cache::new(dir.path())
-        .insert(&mut &data[..], &expected, "x")
-        .unwrap();
+    let path = Cache::new(dir.path()).insert(&mut &data[..], &expected, "x").unwrap();
     std::fs::write(&path, blob(4, 1000)).unwrap(); // same size, other bytes
 
-    assert_eq!(
-        Cache::new(dir.path()).get(&expected),
-        Some(path.clone()),
-        "size check only"
-    );
-    assert_eq!(
-        Cache::new(dir.path()).verify_on_read(true).get(&expected),
-        None
-    );
+    assert_eq!(Cache::new(dir.path()).get(&expected), Some(path.clone()), "size check only");
+    assert_eq!(Cache::new(dir.path()).verify_on_read(true).get(&expected), None);
     assert!(!path.exists());
 }
 
@@ -128,13 +110,8 @@ fn wrong_size_entry_is_a_miss() {
     let dir = tempfile::tempdir().unwrap();
     let data = blob(5, 100);
     let cache = Cache::new(dir.path());
-    cache
-        .insert(&mut &data[..], &Expected::of(&data), "x")
-        .unwrap();
-    let lying = Expected {
-        size: 99,
-        ..Expected::of(&data)
-    };
+    cache.insert(&mut &data[..], &Expected::of(&data), "x").unwrap();
+    let lying = Expected { size: 99, ..Expected::of(&data) };
     assert_eq!(cache.get(&lying), None);
 }
 
@@ -147,14 +124,8 @@ fn disk_full_error_names_cache_and_env() {
         error: std::io::Error::from_raw_os_error(28),
     };
     let text = err.to_string();
-    assert!(
-        text.starts_with("cannot write /c/sha256/ab/.tmp-1-0: "),
-        "{text}"
-    );
-    assert!(
-        text.contains("\nhint: the disk holding the cache at /c is full"),
-        "{text}"
-    );
+    assert!(text.starts_with("cannot write /c/sha256/ab/.tmp-1-0: "), "{text}");
+    assert!(text.contains("\nhint: the disk holding the cache at /c is full"), "{text}");
     assert!(text.contains(CACHE_DIR_ENV), "{text}");
 }
 
@@ -165,9 +136,7 @@ fn unwritable_cache_is_a_clear_error() {
     std::fs::write(&file, b"").unwrap();
     let cache = Cache::new(&file);
 
-    let err = cache
-        .insert(&mut &b"a"[..], &Expected::of(b"a"), "a")
-        .unwrap_err();
+    let err = cache.insert(&mut &b"a"[..], &Expected::of(b"a"), "a").unwrap_err();
 
     assert!(matches!(&err, Error::Io { op: "create", .. }), "{err}");
     assert!(err.to_string().contains("not-a-dir"), "{err}");

@@ -15,16 +15,11 @@ fn verified_download_lands_in_cache() {
     let (f, rec) = fetcher(dir.path(), fast_options());
     let expected = Expected::of(&data);
 
-    let path = f
-        .fetch_verified(&[server.url("/pool/a.deb")], &expected)
-        .unwrap();
+    let path = f.fetch_verified(&[server.url("/pool/a.deb")], &expected).unwrap();
 
     assert_eq!(path, f.cache().blob_path(&expected.sha256));
     assert_eq!(std::fs::read(&path).unwrap(), data);
-    assert_eq!(
-        rec.events(),
-        ["start a.deb Some(300000)", "done a.deb cache=false"]
-    );
+    assert_eq!(rec.events(), ["start a.deb Some(300000)", "done a.deb cache=false"]);
     assert!(temp_files(dir.path()).is_empty());
 }
 
@@ -54,9 +49,7 @@ fn wrong_content_is_a_hash_mismatch_and_leaves_nothing() {
     let (f, _) = fetcher(dir.path(), fast_options());
     let expected = Expected::of(&good);
 
-    let err = f
-        .fetch_verified(&[server.url("/c.deb")], &expected)
-        .unwrap_err();
+    let err = f.fetch_verified(&[server.url("/c.deb")], &expected).unwrap_err();
 
     assert!(
         matches!(&err, Error::HashMismatch { url, expected: e, .. }
@@ -78,21 +71,9 @@ fn wrong_length_is_a_size_mismatch() {
     server.serve("/d.deb", &blob(5, 150));
     let (f, _) = fetcher(dir.path(), fast_options());
 
-    let err = f
-        .fetch_verified(&[server.url("/d.deb")], &Expected::of(&good))
-        .unwrap_err();
+    let err = f.fetch_verified(&[server.url("/d.deb")], &Expected::of(&good)).unwrap_err();
 
-    assert!(
-        matches!(
-            err,
-            Error::SizeMismatch {
-                expected: 100,
-                got: 150,
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, Error::SizeMismatch { expected: 100, got: 150, .. }), "{err}");
     assert!(temp_files(dir.path()).is_empty());
 }
 
@@ -104,11 +85,7 @@ fn falls_back_to_the_next_url() {
     server.serve("/bad/g.deb", &blob(9, 4096));
     server.serve("/good/g.deb", &data);
     let (f, _) = fetcher(dir.path(), fast_options());
-    let urls = [
-        server.url("/gone/g.deb"),
-        server.url("/bad/g.deb"),
-        server.url("/good/g.deb"),
-    ];
+    let urls = [server.url("/gone/g.deb"), server.url("/bad/g.deb"), server.url("/good/g.deb")];
 
     let path = f.fetch_verified(&urls, &Expected::of(&data)).unwrap();
 
@@ -125,22 +102,12 @@ fn all_urls_failing_reports_each() {
     let (f, _) = fetcher(dir.path(), fast_options());
     let urls = [server.url("/bad/h.deb"), server.url("/gone/h.deb")];
 
-    let err = f
-        .fetch_verified(&urls, &Expected::of(&blob(11, 64)))
-        .unwrap_err();
+    let err = f.fetch_verified(&urls, &Expected::of(&blob(11, 64))).unwrap_err();
 
-    let Error::AllUrlsFailed { name, errors } = &err else {
-        panic!("{err}")
-    };
+    let Error::AllUrlsFailed { name, errors } = &err else { panic!("{err}") };
     assert_eq!(name, "h.deb");
     assert!(errors[0].is_mismatch() && matches!(errors[1], Error::Http { status: 404, .. }));
     let text = err.to_string();
-    assert!(
-        text.starts_with("all 2 urls failed for h.deb:\n  - sha256 mismatch for"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\nhint: a mirror served wrong content"),
-        "{text}"
-    );
+    assert!(text.starts_with("all 2 urls failed for h.deb:\n  - sha256 mismatch for"), "{text}");
+    assert!(text.contains("\nhint: a mirror served wrong content"), "{text}");
 }

@@ -6,10 +6,7 @@ use microroot_fetch::{Error, Expected, FetchOptions};
 use support::{blob, fast_options, fetcher, Server};
 
 fn offline() -> FetchOptions {
-    FetchOptions {
-        offline: true,
-        ..fast_options()
-    }
+    FetchOptions { offline: true, ..fast_options() }
 }
 
 #[test]
@@ -19,23 +16,12 @@ fn offline_miss_names_the_file() {
     server.serve("/pool/busybox_1_amd64.deb", b"bb");
     let (f, _) = fetcher(dir.path(), offline());
 
-    let err = f
-        .fetch_verified(
-            &[server.url("/pool/busybox_1_amd64.deb")],
-            &Expected::of(b"bb"),
-        )
-        .unwrap_err();
+    let err = f.fetch_verified(&[server.url("/pool/busybox_1_amd64.deb")], &Expected::of(b"bb")).unwrap_err();
 
     assert!(matches!(err, Error::Offline { .. }), "{err}");
     let text = err.to_string();
-    assert!(
-        text.starts_with("busybox_1_amd64.deb is not in the cache at "),
-        "{text}"
-    );
-    assert!(
-        text.ends_with("\nhint: run once without --offline to fill the cache"),
-        "{text}"
-    );
+    assert!(text.starts_with("busybox_1_amd64.deb is not in the cache at "), "{text}");
+    assert!(text.ends_with("\nhint: run once without --offline to fill the cache"), "{text}");
     assert_eq!(server.hits("/pool/busybox_1_amd64.deb"), 0);
 }
 
@@ -45,13 +31,9 @@ fn offline_hit_is_served_from_cache() {
     let data = blob(1, 777);
     let (f, rec) = fetcher(dir.path(), offline());
     let expected = Expected::of(&data);
-    f.cache()
-        .insert(&mut &data[..], &expected, "local")
-        .unwrap();
+    f.cache().insert(&mut &data[..], &expected, "local").unwrap();
 
-    let path = f
-        .fetch_verified(&["http://127.0.0.1:9/x.deb"], &expected)
-        .unwrap();
+    let path = f.fetch_verified(&["http://127.0.0.1:9/x.deb"], &expected).unwrap();
 
     assert_eq!(std::fs::read(path).unwrap(), data);
     assert_eq!(rec.events(), ["done x.deb cache=true"]);
@@ -84,10 +66,7 @@ fn store_by_url_replaces_atomically() {
     assert_eq!(cache.load_by_url("u").unwrap(), None);
     cache.store_by_url("u", b"one").unwrap();
     cache.store_by_url("u", b"two").unwrap();
-    assert_eq!(
-        cache.load_by_url("u").unwrap().as_deref(),
-        Some(&b"two"[..])
-    );
+    assert_eq!(cache.load_by_url("u").unwrap().as_deref(), Some(&b"two"[..]));
     assert_eq!(cache.load_by_url("v").unwrap(), None);
     assert!(support::temp_files(dir.path()).is_empty());
 }

@@ -15,10 +15,7 @@ fn fetches_twenty_items_in_parallel() {
         .map(|i| {
             let data = blob(i, 10_000 + usize::from(i) * 997);
             let path = format!("/pool/p{i}.deb");
-            server.script(
-                &path,
-                vec![Reply::Delayed(Duration::from_millis(20), data.clone())],
-            );
+            server.script(&path, vec![Reply::Delayed(Duration::from_millis(20), data.clone())]);
             Download::new(vec![server.url(&path)], Expected::of(&data))
         })
         .collect();
@@ -45,17 +42,11 @@ fn fetches_twenty_items_in_parallel() {
 fn stops_promptly_after_a_hard_error() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start();
-    let mut items = vec![Download::new(
-        vec![server.url("/missing.deb")],
-        Expected::of(b"m"),
-    )];
+    let mut items = vec![Download::new(vec![server.url("/missing.deb")], Expected::of(b"m"))];
     for i in 0..40u8 {
         let data = blob(i, 1000);
         let path = format!("/slow/s{i}.deb");
-        server.script(
-            &path,
-            vec![Reply::Delayed(Duration::from_millis(100), data.clone())],
-        );
+        server.script(&path, vec![Reply::Delayed(Duration::from_millis(100), data.clone())]);
         items.push(Download::new(vec![server.url(&path)], Expected::of(&data)));
     }
     let (f, _) = fetcher(dir.path(), fast_options());
@@ -63,18 +54,10 @@ fn stops_promptly_after_a_hard_error() {
     let results = f.fetch_many(&items, 2);
 
     assert!(matches!(results[0], Err(Error::Http { status: 404, .. })));
-    let cancelled = results
-        .iter()
-        .filter(|r| matches!(r, Err(Error::Cancelled { .. })))
-        .count();
-    let requested: usize = (0..40)
-        .map(|i| server.hits(&format!("/slow/s{i}.deb")))
-        .sum();
+    let cancelled = results.iter().filter(|r| matches!(r, Err(Error::Cancelled { .. }))).count();
+    let requested: usize = (0..40).map(|i| server.hits(&format!("/slow/s{i}.deb"))).sum();
     assert!(cancelled >= 35, "only {cancelled} cancelled");
-    assert!(
-        requested <= 5,
-        "{requested} slow items were still requested"
-    );
+    assert!(requested <= 5, "{requested} slow items were still requested");
     assert!(temp_files(dir.path()).is_empty());
 }
 

@@ -25,11 +25,7 @@ pub enum Reply {
     /// Announce `declared` bytes, send `body`, hang up.
     Truncated { body: Vec<u8>, declared: usize },
     /// Announce `declared` bytes, send `body`, then go silent for `wait`.
-    Stall {
-        body: Vec<u8>,
-        declared: usize,
-        wait: Duration,
-    },
+    Stall { body: Vec<u8>, declared: usize, wait: Duration },
 }
 
 #[derive(Default)]
@@ -83,13 +79,7 @@ impl Server {
 
     /// Requests seen for `path`.
     pub fn hits(&self, path: &str) -> usize {
-        self.state
-            .hits
-            .lock()
-            .unwrap()
-            .get(path)
-            .copied()
-            .unwrap_or(0)
+        self.state.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 }
 
@@ -149,11 +139,7 @@ fn send(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
             stream.write_all(head(200, declared, "").as_bytes())?;
             stream.write_all(&body)
         }
-        Reply::Stall {
-            body,
-            declared,
-            wait,
-        } => {
+        Reply::Stall { body, declared, wait } => {
             stream.write_all(head(200, declared, "").as_bytes())?;
             stream.write_all(&body)?;
             stream.flush()?;
@@ -173,10 +159,7 @@ impl Recorder {
     }
 
     pub fn count(&self, prefix: &str) -> usize {
-        self.events()
-            .iter()
-            .filter(|e| e.starts_with(prefix))
-            .count()
+        self.events().iter().filter(|e| e.starts_with(prefix)).count()
     }
 
     fn push(&self, event: String) {
@@ -217,8 +200,7 @@ pub fn fast_options() -> FetchOptions {
 /// A fetcher over a fresh cache in `dir`, reporting to a [`Recorder`].
 pub fn fetcher(dir: &Path, options: FetchOptions) -> (Fetcher, Arc<Recorder>) {
     let recorder = Arc::new(Recorder::default());
-    let fetcher =
-        Fetcher::new(Cache::new(dir.join("cache")), options).with_reporter(recorder.clone());
+    let fetcher = Fetcher::new(Cache::new(dir.join("cache")), options).with_reporter(recorder.clone());
     (fetcher, recorder)
 }
 
@@ -241,20 +223,10 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Temp files left anywhere in the cache.
 pub fn temp_files(dir: &Path) -> Vec<PathBuf> {
-    all_files(dir)
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with(".tmp-")
-        })
-        .collect()
+    all_files(dir).into_iter().filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(".tmp-")).collect()
 }
 
 /// Deterministic test content of `len` bytes.
 pub fn blob(seed: u8, len: usize) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
