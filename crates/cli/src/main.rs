@@ -24,7 +24,11 @@ fn main() -> ExitCode {
         Err(err) => {
             let mut text = format!("error: {err}");
             for cause in err.chain().skip(1) {
-                text.push_str(&format!("\n  caused by: {cause}"));
+                // Library messages often embed their source already.
+                let cause = cause.to_string();
+                if !text.contains(&cause) {
+                    text.push_str(&format!("\n  caused by: {cause}"));
+                }
             }
             eprintln!("{text}");
             ExitCode::FAILURE

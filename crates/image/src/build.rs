@@ -115,7 +115,8 @@ pub fn fetch_packages(
         }
     }
     if !failures.is_empty() {
-        return Err(BuildError::Fetch(failures));
+        // Offline, the mirror was never asked: only the cache can be short.
+        return Err(if fetcher.is_offline() { BuildError::Offline(failures) } else { BuildError::Fetch(failures) });
     }
     Ok(fetched)
 }

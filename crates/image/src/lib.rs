@@ -58,6 +58,8 @@ pub enum BuildError {
     Cache(#[from] microroot_fetch::Error),
     #[error("cannot fetch {} package(s):\n  {}\nhint: if the mirror no longer has these versions, run `microroot lock` to pick current ones", .0.len(), .0.join("\n  "))]
     Fetch(Vec<String>),
+    #[error("cannot fetch {} package(s) offline:\n  {}\nhint: run once without --offline to fill the cache", .0.len(), .0.join("\n  "))]
+    Offline(Vec<String>),
     #[error(transparent)]
     Assemble(#[from] assemble::AssembleError),
     #[error(transparent)]

@@ -23,7 +23,14 @@ pub fn dpkg_database(tree: &mut Tree, packages: &[InstalledPackage]) {
     for pkg in &sorted {
         status.push_str(&status_paragraph(&pkg.control));
         status.push('\n');
-        let list: String = pkg.files.iter().filter(|p| tree.get(p).is_some()).map(|p| format!("{p}\n")).collect();
+        // dpkg writes the root directory as `/.`; a bare `/` reads back as
+        // an empty name, which dpkg-query rejects as a fatal error.
+        let list: String = pkg
+            .files
+            .iter()
+            .filter(|p| tree.get(p).is_some())
+            .map(|p| if p.is_root() { "/.\n".to_owned() } else { format!("{p}\n") })
+            .collect();
         let info = if pkg.architecture == "all" || !multi_arch_same(&pkg.control) {
             pkg.name.clone()
         } else {
@@ -31,6 +38,9 @@ pub fn dpkg_database(tree: &mut Tree, packages: &[InstalledPackage]) {
         };
         put(tree, &format!("var/lib/dpkg/info/{info}.list"), 0o644, list);
     }
+    // Without `info/format` 1, dpkg looks for `libc6.list` instead of the
+    // `libc6:amd64.list` written above for Multi-Arch: same packages.
+    put(tree, "var/lib/dpkg/info/format", 0o644, "1\n");
     put(tree, "var/lib/dpkg/status", 0o644, status);
     put(tree, "var/lib/dpkg/available", 0o644, "");
 }
