@@ -54,7 +54,7 @@ pub fn inspection(r: &Inspection, args: &InspectArgs, json: bool) -> Result<()> 
         writeln!(out, "  {:>10}  {name}", human(*bytes))?;
     }
     let mut files: Vec<_> = r.entries.iter().filter(|e| e.kind == '0').collect();
-    files.sort_by(|a, b| b.size.cmp(&a.size));
+    files.sort_by_key(|e| std::cmp::Reverse(e.size));
     writeln!(out, "largest files:")?;
     for e in files.iter().take(args.top) {
         writeln!(out, "  {:>10}  {}", human(e.size), e.path)?;

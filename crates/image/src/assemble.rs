@@ -31,7 +31,7 @@ pub struct Excludes {
 impl Excludes {
     pub fn new(manifest: &Manifest) -> Excludes {
         let mut b = GlobSetBuilder::new();
-        let defaults = manifest.prune.defaults.then_some(DEFAULT_EXCLUDES).unwrap_or(&[]);
+        let defaults = if manifest.prune.defaults { DEFAULT_EXCLUDES } else { &[] };
         let patterns = defaults.iter().copied().chain(manifest.prune.exclude.iter().map(String::as_str));
         for pattern in patterns {
             // Validated when the manifest was parsed.

@@ -27,7 +27,7 @@ pub struct LockedSource {
     pub suite: String,
     pub codename: String,
     pub version: String,
-    /// The Release file's `Date`, as written there.
+    /// The Release file's `Date`, in UTC (RFC 2822).
     pub date: String,
     /// Seconds since the epoch of `date`: the default output epoch.
     pub date_epoch: i64,

@@ -296,8 +296,10 @@ fn syntax_error(text: &str, path: &Path, err: &toml::de::Error) -> ManifestError
     let message = err.message().trim().replace('\n', " ");
     let hint = if message.contains("unknown field") {
         "check the spelling against docs/manifest.md; `microroot init` writes a commented example".to_owned()
-    } else if message.contains("invalid type") {
+    } else if message.contains("must be quoted") {
         "strings need quotes, lists use [\"a\", \"b\"]".to_owned()
+    } else if message.contains("invalid type") {
+        "this key takes another type of value; see docs/manifest.md".to_owned()
     } else {
         "see docs/manifest.md for the manifest format".to_owned()
     };

@@ -28,19 +28,31 @@ pub enum SourceError {
     #[error("cannot read the host's apt sources: {0}")]
     Sources(String),
     #[error("keyring {path}: {source}\nhint: install debian-archive-keyring or set `keyring = …` under [source]")]
-    Keyring { path: PathBuf, source: SignatureError },
+    Keyring { path: PathBuf, source: Box<SignatureError> },
     #[error("cannot get {url}: {source}")]
     Fetch { url: String, source: microroot_fetch::Error },
     #[error(transparent)]
-    Signature(#[from] SignatureError),
+    Signature(Box<SignatureError>),
     #[error(transparent)]
-    Release(#[from] ReleaseError),
+    Release(Box<ReleaseError>),
     #[error("{path}: cannot decompress: {reason}")]
     Decompress { path: String, reason: String },
     #[error("{0}")]
     Index(String),
     #[error("{0}")]
     Solve(String),
+}
+
+impl From<SignatureError> for SourceError {
+    fn from(e: SignatureError) -> Self {
+        SourceError::Signature(Box::new(e))
+    }
+}
+
+impl From<ReleaseError> for SourceError {
+    fn from(e: ReleaseError) -> Self {
+        SourceError::Release(Box::new(e))
+    }
 }
 
 /// A suite whose InRelease verified.
@@ -64,7 +76,7 @@ pub fn mirrors(manifest: &Manifest) -> Result<Vec<String>, SourceError> {
 
 fn keyring(manifest: &Manifest) -> Result<Keyring, SourceError> {
     let path = manifest.source.keyring.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_KEYRING));
-    Keyring::load(&path).map_err(|source| SourceError::Keyring { path, source })
+    Keyring::load(&path).map_err(|source| SourceError::Keyring { path, source: Box::new(source) })
 }
 
 /// Fetches (or, offline, loads from the cache) and verifies the InRelease.
