@@ -19,7 +19,7 @@ pub enum Error {
     #[error("sha256 mismatch for {url}: expected {expected}, got {got}\nhint: the mirror may be out of sync or tampered with; refresh the indexes or try another mirror")]
     HashMismatch { url: String, expected: Sha256Hash, got: Sha256Hash },
     /// The download (or its announced `Content-Length`) has the wrong size.
-    #[error("size mismatch for {url}: expected {expected} bytes, got {got}")]
+    #[error("size mismatch for {url}: expected {expected} bytes, got {got}\nhint: the mirror may be mid-sync or serving a truncated file; try again later or another mirror")]
     SizeMismatch { url: String, expected: u64, got: u64 },
     /// The server answered with a status other than 200.
     #[error("http {status} for {url}{}", status_hint(*status))]
