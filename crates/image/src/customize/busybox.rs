@@ -47,7 +47,8 @@ fn install_locations(binary: &[u8], names_at: usize, names: &[String]) -> Option
     (lo..hi).find_map(|off| {
         let table = &binary[off..off + len];
         let code = |i: usize| (table[i / 2] >> ((i % 2) * 4)) & 0xf;
-        let valid = (0..names.len()).all(|i| code(i) <= 4) && (names.len().is_multiple_of(2) || table[len - 1] >> 4 == 0);
+        let valid =
+            (0..names.len()).all(|i| code(i) <= 4) && (names.len().is_multiple_of(2) || table[len - 1] >> 4 == 0);
         // Anchors every BusyBox build agrees on.
         let anchored = index("sh").is_none_or(|i| code(i) == 1) && index("init").is_none_or(|i| code(i) == 2);
         let spread = (0..names.len()).any(|i| code(i) >= 3);
