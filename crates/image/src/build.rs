@@ -164,12 +164,29 @@ pub fn epoch(m: &Manifest, opts: &BuildOptions, lock: &Lockfile) -> i64 {
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let loaded = load(opts.manifest.as_deref(), opts.arch.as_deref())?;
     let fetcher = fetcher(opts)?;
-    let lock = plan(&loaded, opts, &fetcher)?;
-    let mirrors = source::mirrors(&loaded.manifest)?;
-    let debs = fetch_packages(&lock, &mirrors, &fetcher, opts.progress.as_ref())?;
-    opts.progress.phase("assemble", &format!("{} packages", debs.len()));
+    let (lock, tree) = std::thread::scope(|scope| -> Result<_, BuildError> {
+        // While the suite's InRelease is fetched and verified, unpack the
+        // plan cached for the one verified last time. The suite rarely
+        // changes between builds, and the work is kept only when the
+        // verified plan turns out identical, so the result cannot differ.
+        let guess = guessed_plan(&loaded, opts, &fetcher).map(|guess| {
+            let (loaded, fetcher) = (&loaded, &fetcher);
+            scope.spawn(move || {
+                let tree = prepare(loaded, opts, fetcher, &guess);
+                (guess, tree)
+            })
+        });
+        let lock = plan(&loaded, opts, &fetcher)?;
+        if let Some(Ok((guess, Ok(tree)))) = guess.map(|handle| handle.join()) {
+            if guess == lock {
+                return Ok((lock, tree));
+            }
+            tracing::debug!("the suite changed since the last build; unpacking again");
+        }
+        let tree = prepare(&loaded, opts, &fetcher, &lock)?;
+        Ok((lock, tree))
+    })?;
     let epoch = epoch(&loaded.manifest, opts, &lock);
-    let tree = assemble_tree(&loaded, &lock, &debs, epoch)?;
     let outputs = crate::outputs::write_all(&tree, &loaded.manifest, &opts.out_dir, opts.progress.as_ref())?;
     let versions: BTreeMap<String, String> =
         lock.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
@@ -184,6 +201,24 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         content_bytes: tree.content_size(),
         outputs,
     })
+}
+
+/// The plan [`plan`] will most likely return, when it has to resolve (no
+/// current lockfile): the one cached for the last verified InRelease.
+fn guessed_plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Option<Lockfile> {
+    let has_lock = loaded.path.as_deref().map(lock_path).is_some_and(|p| p.exists());
+    if opts.locked || has_lock {
+        return None;
+    }
+    source::cached_plan(&loaded.manifest, fetcher)
+}
+
+/// Fetches the plan's packages and builds the final tree.
+fn prepare(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher, lock: &Lockfile) -> Result<Tree, BuildError> {
+    let mirrors = source::mirrors(&loaded.manifest)?;
+    let debs = fetch_packages(lock, &mirrors, fetcher, opts.progress.as_ref())?;
+    opts.progress.phase("assemble", &format!("{} packages", debs.len()));
+    assemble_tree(loaded, lock, &debs, epoch(&loaded.manifest, opts, lock))
 }
 
 /// Resolves and writes the lockfile beside the manifest.

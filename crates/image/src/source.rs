@@ -60,8 +60,9 @@ pub struct Suite {
     pub mirrors: Vec<String>,
     pub name: String,
     pub release: Release,
-    /// sha256 of the verified payload: identifies this exact suite state.
-    pub payload_sha256: String,
+    /// sha256 of the InRelease as fetched (and verified): identifies this
+    /// exact suite state, and keys the plan cache.
+    pub inrelease_sha256: String,
 }
 
 /// The mirrors to use: the manifest's, else the host's apt sources.
@@ -114,8 +115,8 @@ pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Re
             // Kept for --offline builds, which verify it again.
             let _ = fetcher.cache().store_by_url(&url, &bytes);
         }
-        let payload_sha256 = hex::encode(Sha256::digest(verified.payload.as_bytes()));
-        return Ok(Suite { mirrors: mirrors.clone(), name: suite.clone(), release, payload_sha256 });
+        let inrelease_sha256 = hex::encode(Sha256::digest(&bytes));
+        return Ok(Suite { mirrors: mirrors.clone(), name: suite.clone(), release, inrelease_sha256 });
     }
     Err(last_err.unwrap_or(SourceError::NoMirror))
 }
@@ -124,7 +125,7 @@ pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Re
 /// exact suite state was solved for the same inputs before.
 pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<Lockfile, SourceError> {
     let inputs = inputs_fingerprint(manifest);
-    let plan_path = fetcher.cache().root().join("plans").join(format!("{}-{inputs}.lock", &suite.payload_sha256[..32]));
+    let plan_path = plan_path(fetcher, &suite.inrelease_sha256, &inputs);
     if let Ok(lock) = Lockfile::read(&plan_path) {
         tracing::debug!(path = %plan_path.display(), "plan cache hit");
         return Ok(lock);
@@ -140,6 +141,21 @@ pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<
         let _ = lock.write(&plan_path);
     }
     Ok(lock)
+}
+
+fn plan_path(fetcher: &Fetcher, inrelease_sha256: &str, inputs: &str) -> PathBuf {
+    fetcher.cache().root().join("plans").join(format!("{}-{inputs}.lock", &inrelease_sha256[..32]))
+}
+
+/// The plan solved for the InRelease last verified from the first mirror,
+/// if the cache has both. It is only a guess at what [`resolve`] will say:
+/// a caller may start work with it but must compare it with the real plan.
+pub fn cached_plan(manifest: &Manifest, fetcher: &Fetcher) -> Option<Lockfile> {
+    let mirror = mirrors(manifest).ok()?.into_iter().next()?;
+    let url = format!("{mirror}/dists/{}/InRelease", manifest.source.suite);
+    let bytes = fetcher.cache().load_by_url(&url).ok()??;
+    let path = plan_path(fetcher, &hex::encode(Sha256::digest(&bytes)), &inputs_fingerprint(manifest));
+    Lockfile::read(&path).ok()
 }
 
 fn locked_source(suite: &Suite) -> LockedSource {
