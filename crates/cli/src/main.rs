@@ -60,7 +60,7 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Build(args) => build(args, &cli.global),
-        Command::Init(args) => init(args),
+        Command::Init(args) => init(args, cli.global.quiet),
         Command::Lock(args) => lock(args, &cli.global),
         Command::Inspect(args) => {
             let report = microroot_image::inspect::inspect(&args.archive)?;
@@ -113,7 +113,7 @@ fn build(args: BuildArgs, global: &Global) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn init(args: InitArgs) -> Result<ExitCode> {
+fn init(args: InitArgs, quiet: bool) -> Result<ExitCode> {
     if args.show_defaults {
         let mut out = std::io::stdout().lock();
         for pattern in DEFAULT_EXCLUDES {
@@ -125,7 +125,9 @@ fn init(args: InitArgs) -> Result<ExitCode> {
         bail!("{} already exists\nhint: pass --force to overwrite it", args.path.display());
     }
     std::fs::write(&args.path, DEFAULT_MANIFEST).with_context(|| format!("cannot write {}", args.path.display()))?;
-    eprintln!("wrote {}; build it with `microroot build {}`", args.path.display(), args.path.display());
+    if !quiet {
+        eprintln!("wrote {}; build it with `microroot build {}`", args.path.display(), args.path.display());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
