@@ -18,7 +18,7 @@ pub fn build_report(r: &BuildReport, elapsed: Duration, json: bool) -> Result<()
         return Ok(());
     }
     writeln!(out, "{} — Debian {} ({}), {}, epoch {}", r.image, r.suite, r.codename, r.arch, r.epoch)?;
-    writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", "package", "version", "files", "size")?;
+    writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", "package", "version", "entries", "size")?;
     for p in &r.packages {
         let version = p.version.as_deref().unwrap_or("-");
         writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", p.owner, version, p.files, human(p.bytes))?;

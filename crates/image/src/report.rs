@@ -65,10 +65,10 @@ pub fn human(bytes: u64) -> String {
         v /= 1000.0;
         unit += 1;
     }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{v:.1} {}", UNITS[unit])
+    match unit {
+        0 => format!("{bytes} B"),
+        _ if v < 10.0 => format!("{v:.2} {}", UNITS[unit]),
+        _ => format!("{v:.1} {}", UNITS[unit]),
     }
 }
 
@@ -89,6 +89,8 @@ mod tests {
         let rows = sizes_by_owner(&t, &BTreeMap::from([("libc6".into(), "2.41".into())]));
         assert_eq!(rows[0].owner, "busybox");
         assert_eq!((rows[1].files, rows[1].bytes, rows[1].version.as_deref()), (2, 15, Some("2.41")));
-        assert_eq!(human(1_400_000), "1.4 MB");
+        assert_eq!(human(1_400_000), "1.40 MB");
+        assert_eq!(human(826_128), "826.1 kB");
+        assert_eq!(human(512), "512 B");
     }
 }
