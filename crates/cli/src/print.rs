@@ -21,7 +21,7 @@ pub fn build_report(r: &BuildReport, elapsed: Duration, json: bool) -> Result<()
     writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", "package", "version", "entries", "size")?;
     for p in &r.packages {
         let version = p.version.as_deref().unwrap_or("-");
-        writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", p.owner, version, p.files, human(p.bytes))?;
+        writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", p.owner, version, p.entries, human(p.bytes))?;
     }
     writeln!(out, "  {:<24} {:<28} {:>6} {:>10}", "total", "", r.entries, human(r.content_bytes))?;
     for o in &r.outputs {

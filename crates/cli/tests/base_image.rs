@@ -112,7 +112,7 @@ fn etc_files_and_dpkg_database_are_generated() {
     // Mode as stored in the archive and as GNU tar extracted it.
     let listing = tar_list_verbose(&base_image().tarball);
     let shadow_line = listing.iter().find(|l| l.ends_with(" etc/shadow")).expect("etc/shadow listed");
-    assert!(shadow_line.starts_with("-rw-r----- 0/0 "), "{shadow_line}");
+    assert!(shadow_line.starts_with("-rw-r----- 0/42 "), "root:shadow 0640: {shadow_line}");
     assert_eq!(std::fs::metadata(root.join("etc/shadow")).unwrap().permissions().mode() & 0o7777, 0o640);
     let nsswitch = read("etc/nsswitch.conf");
     assert!(nsswitch.lines().any(|l| l.split_whitespace().eq(["passwd:", "files"])), "{nsswitch}");

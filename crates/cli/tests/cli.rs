@@ -114,7 +114,7 @@ fn build_table_lists_every_package_and_the_output() {
     let lines: Vec<&str> = table.lines().collect();
     let codename = base_image().report["codename"].as_str().unwrap();
     assert!(lines[0].starts_with(&format!("microroot-base — Debian stable ({codename}), amd64, epoch ")), "{table}");
-    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["package", "version", "files", "size"]);
+    assert_eq!(lines[1].split_whitespace().collect::<Vec<_>>(), ["package", "version", "entries", "size"]);
     for p in base_image().report["packages"].as_array().unwrap() {
         let owner = p["owner"].as_str().unwrap();
         let version = p["version"].as_str().unwrap_or("-");

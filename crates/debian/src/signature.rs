@@ -258,6 +258,15 @@ fn check_one(
     if !matches!(sig.typ(), Some(SignatureType::Binary | SignatureType::Text)) {
         return Err(bad(first.fingerprint(), format!("unexpected signature type {:?}", sig.typ())));
     }
+    // apt refuses these digests for repositories; so do we.
+    use pgp::crypto::hash::HashAlgorithm as H;
+    match sig.hash_alg() {
+        Some(H::Sha224 | H::Sha256 | H::Sha384 | H::Sha512 | H::Sha3_256 | H::Sha3_512) => {}
+        other => {
+            let name = other.map_or_else(|| "none".to_owned(), |h| h.to_string());
+            return Err(bad(first.fingerprint(), format!("weak digest {name}: only SHA-2 and SHA-3 are accepted")));
+        }
+    }
     let mut last = None;
     for cand in &candidates {
         match cand.verify(sig, data) {

@@ -52,6 +52,10 @@ pub fn load(manifest: Option<&Path>, arch: Option<&str>) -> Result<Loaded, Build
         crate::validate::validate(&m, path.as_deref().unwrap_or(Path::new("--arch")))?;
     }
     let base_dir = path.as_deref().and_then(Path::parent).map(Path::to_owned).unwrap_or_else(|| PathBuf::from("."));
+    // Host paths in a manifest are relative to the manifest, not the cwd.
+    if let Some(keyring) = m.source.keyring.as_mut().filter(|k| k.is_relative()) {
+        *keyring = base_dir.join(&*keyring);
+    }
     Ok(Loaded { manifest: m, path, base_dir })
 }
 
@@ -132,13 +136,13 @@ pub fn assemble_tree(
     let mut tree = Tree::new();
     customize::merged_usr(&mut tree, &m.image.arch);
     let installed = assemble::unpack(&mut tree, debs, &Excludes::new(m))?;
-    customize::base_layout(&mut tree);
+    customize::base_layout(&mut tree)?;
     customize::busybox::link_applets(&mut tree);
-    customize::accounts(&mut tree, m);
+    customize::accounts(&mut tree, m)?;
     let os = OsInfo { version: lock.source.version.clone(), codename: lock.source.codename.clone() };
-    customize::etc_basics(&mut tree, m, &os);
+    customize::etc_basics(&mut tree, m, &os)?;
     customize::extra_entries(&mut tree, m, &loaded.base_dir)?;
-    customize::dpkg_database(&mut tree, &installed);
+    customize::dpkg_database(&mut tree, &installed)?;
     stamp(&mut tree, epoch);
     Ok(tree)
 }
@@ -164,15 +168,18 @@ pub fn epoch(m: &Manifest, opts: &BuildOptions, lock: &Lockfile) -> i64 {
 pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let loaded = load(opts.manifest.as_deref(), opts.arch.as_deref())?;
     let fetcher = fetcher(opts)?;
+    // The guess below works from the cache only: nothing is downloaded for
+    // a plan that has not been verified yet.
+    let offline = Fetcher::new(fetcher.cache().clone(), FetchOptions { offline: true, ..FetchOptions::default() });
     let (lock, tree) = std::thread::scope(|scope| -> Result<_, BuildError> {
         // While the suite's InRelease is fetched and verified, unpack the
         // plan cached for the one verified last time. The suite rarely
         // changes between builds, and the work is kept only when the
         // verified plan turns out identical, so the result cannot differ.
         let guess = guessed_plan(&loaded, opts, &fetcher).map(|guess| {
-            let (loaded, fetcher) = (&loaded, &fetcher);
+            let (loaded, offline) = (&loaded, &offline);
             scope.spawn(move || {
-                let tree = prepare(loaded, opts, fetcher, &guess);
+                let tree = prepare(loaded, opts, offline, &guess);
                 (guess, tree)
             })
         });

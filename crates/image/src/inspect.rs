@@ -1,7 +1,7 @@
 //! `microroot inspect`: what is in a rootfs tarball and what takes the
 //! space, by package (from the image's dpkg file lists) and by directory.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -56,7 +56,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let bad = |reason: String| InspectError::Format { path: path.to_owned(), reason };
     let mut archive = tar::Archive::new(decoder(path, &raw));
     let mut entries = Vec::new();
-    let mut lists: HashMap<String, String> = HashMap::new();
+    let mut lists: BTreeMap<String, String> = BTreeMap::new();
     for entry in archive.entries().map_err(|e| bad(e.to_string()))? {
         let mut entry = entry.map_err(|e| bad(e.to_string()))?;
         let name = entry.path().map_err(|e| bad(e.to_string()))?.to_string_lossy().into_owned();
@@ -82,17 +82,25 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     Ok(summarize(path, raw.len() as u64, entries, &lists))
 }
 
-fn summarize(path: &Path, compressed: u64, entries: Vec<InspectEntry>, lists: &HashMap<String, String>) -> Inspection {
-    let mut owner: HashMap<&str, &str> = HashMap::new();
+fn summarize(path: &Path, compressed: u64, entries: Vec<InspectEntry>, lists: &BTreeMap<String, String>) -> Inspection {
+    // When two lists name a path (a shared directory), the first package
+    // by name keeps it, so the report does not depend on map order.
+    let mut owner: BTreeMap<String, &str> = BTreeMap::new();
     for (pkg, text) in lists {
         for line in text.lines() {
-            owner.insert(line, pkg);
+            // Lists spell paths as packages ship them; on merged /usr a
+            // `/lib/x` lives at `/usr/lib/x`.
+            let top = line.split('/').nth(1).unwrap_or("");
+            if ["bin", "sbin", "lib", "lib64"].contains(&top) {
+                owner.entry(format!("/usr{line}")).or_insert(pkg);
+            }
+            owner.entry(line.to_owned()).or_insert(pkg);
         }
     }
     let mut by_package: BTreeMap<String, u64> = BTreeMap::new();
     let mut by_dir: BTreeMap<String, u64> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.kind == '0' || e.kind == '\0') {
-        *by_package.entry(owner.get(e.path.as_str()).unwrap_or(&"?").to_string()).or_default() += e.size;
+        *by_package.entry(owner.get(&e.path).copied().unwrap_or("?").to_string()).or_default() += e.size;
         let dir: Vec<&str> = e.path.split('/').skip(1).collect();
         let key = format!("/{}", dir[..dir.len().saturating_sub(1).min(2)].join("/"));
         *by_dir.entry(key).or_default() += e.size;

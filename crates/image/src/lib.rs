@@ -65,6 +65,8 @@ pub enum BuildError {
     #[error(transparent)]
     Extra(#[from] customize::ExtraError),
     #[error(transparent)]
+    Customize(#[from] customize::CustomizeError),
+    #[error(transparent)]
     Write(#[from] microroot_writers::Error),
     #[error("cannot write output {path}: {source}")]
     Output { path: PathBuf, source: std::io::Error },

@@ -105,15 +105,20 @@ impl Lockfile {
         format!("# microroot.lock: written by `microroot lock`; do not edit by hand.\n{body}")
     }
 
-    /// Writes atomically (temp file + rename).
+    /// Writes atomically: a temp file of its own beside `path`, synced,
+    /// then renamed, so concurrent writers and crashes never leave a
+    /// truncated lockfile.
     pub fn write(&self, path: &Path) -> Result<(), LockError> {
-        let err = |source| LockError::Write { path: path.to_owned(), source };
-        let tmp = path.with_extension("lock.tmp");
-        std::fs::write(&tmp, self.to_toml()).map_err(err)?;
-        std::fs::rename(&tmp, path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            err(e)
+        let text = self.to_toml();
+        microroot_writers::write_atomic(path, |w| {
+            w.write_all(text.as_bytes()).map_err(|source| microroot_writers::Error::OutputIo {
+                path: path.to_owned(),
+                action: "write",
+                source,
+            })
         })
+        .map(drop)
+        .map_err(|e| LockError::Write { path: path.to_owned(), source: std::io::Error::other(e.to_string()) })
     }
 }
 

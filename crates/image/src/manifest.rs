@@ -265,6 +265,8 @@ pub enum ManifestError {
     Syntax { path: PathBuf, line: usize, column: usize, message: String, snippet: String, hint: String },
     #[error("{path}: {message}\nhint: {hint}")]
     Invalid { path: PathBuf, message: String, hint: String },
+    #[error("{path}:{line}:{column}: {message}\n  | {snippet}\nhint: {hint}")]
+    InvalidAt { path: PathBuf, line: usize, column: usize, message: String, snippet: String, hint: String },
 }
 
 impl Manifest {
@@ -282,17 +284,37 @@ impl Manifest {
     /// Parses and validates; `path` only labels errors.
     pub fn parse(text: &str, path: &Path) -> Result<Manifest, ManifestError> {
         let manifest: Manifest = toml::from_str(text).map_err(|e| syntax_error(text, path, &e))?;
-        crate::validate::validate(&manifest, path)?;
+        crate::validate::validate(&manifest, path).map_err(|e| locate(e, text))?;
         Ok(manifest)
     }
 }
 
-fn syntax_error(text: &str, path: &Path, err: &toml::de::Error) -> ManifestError {
-    let offset = err.span().map(|s| s.start).unwrap_or(0).min(text.len());
+/// 1-based line and column of byte `offset`, and that line's text.
+fn position(text: &str, offset: usize) -> (usize, usize, String) {
+    let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-    let snippet = text.lines().nth(line - 1).unwrap_or("").to_owned();
+    (line, column, text.lines().nth(line - 1).unwrap_or("").to_owned())
+}
+
+/// Points a validation error at the value it names (the first `quoted`
+/// word of its message) when that value appears in the text.
+fn locate(err: ManifestError, text: &str) -> ManifestError {
+    let ManifestError::Invalid { path, message, hint } = err else { return err };
+    let value = message.split('`').nth(1).filter(|v| !v.is_empty());
+    let offset = value.and_then(|v| text.find(&format!("\"{v}\"")).or_else(|| text.find(v)));
+    match offset {
+        Some(offset) => {
+            let (line, column, snippet) = position(text, offset);
+            ManifestError::InvalidAt { path, line, column, message, snippet, hint }
+        }
+        None => ManifestError::Invalid { path, message, hint },
+    }
+}
+
+fn syntax_error(text: &str, path: &Path, err: &toml::de::Error) -> ManifestError {
+    let (line, column, snippet) = position(text, err.span().map(|s| s.start).unwrap_or(0));
     let message = err.message().trim().replace('\n', " ");
     let hint = if message.contains("unknown field") {
         "check the spelling against docs/manifest.md; `microroot init` writes a commented example".to_owned()

@@ -22,6 +22,8 @@ pub fn format_spec(format: &str, arch: &str) -> (String, Compression) {
     }
 }
 
+const STAGING_PREFIX: &str = ".microroot-staging-";
+
 struct Staging(PathBuf);
 
 impl Drop for Staging {
@@ -36,13 +38,32 @@ pub fn write_all(
     out_dir: &Path,
     progress: &dyn Progress,
 ) -> Result<Vec<OutputFile>, BuildError> {
-    let created = !out_dir.exists();
+    // Every level of the out dir this build creates, deepest first.
+    let created: Vec<PathBuf> =
+        out_dir.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Path::to_owned).collect();
+    remove_stale_staging(out_dir);
     let result = write_staged(tree, m, out_dir, progress);
-    if result.is_err() && created {
-        // Only succeeds while empty: never removes anything but what we made.
-        let _ = std::fs::remove_dir(out_dir);
+    if result.is_err() {
+        for dir in &created {
+            // Only succeeds while empty: never removes anything but what we made.
+            let _ = std::fs::remove_dir(dir);
+        }
     }
     result
+}
+
+/// Removes staging directories of builds that were killed before they could
+/// clean up (their process is gone).
+fn remove_stale_staging(out_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(out_dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix(STAGING_PREFIX)) else { continue };
+        let alive = Path::new("/proc").join(pid).exists() || !Path::new("/proc/self").exists();
+        if !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 fn write_staged(
@@ -53,7 +74,7 @@ fn write_staged(
 ) -> Result<Vec<OutputFile>, BuildError> {
     let io = |path: &Path, source| BuildError::Output { path: path.to_owned(), source };
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
-    let staging = Staging(out_dir.join(format!(".microroot-staging-{}", std::process::id())));
+    let staging = Staging(out_dir.join(format!("{STAGING_PREFIX}{}", std::process::id())));
     std::fs::create_dir_all(&staging.0).map_err(|e| io(&staging.0, e))?;
     let mut written = Vec::new();
     for format in &m.output.formats {

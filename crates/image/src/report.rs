@@ -12,7 +12,8 @@ pub struct OwnerSize {
     /// Package name, `microroot` (generated) or `manifest`.
     pub owner: String,
     pub version: Option<String>,
-    pub files: usize,
+    /// Entries of every kind (files, directories, links).
+    pub entries: usize,
     pub bytes: u64,
 }
 
@@ -50,7 +51,7 @@ pub fn sizes_by_owner(tree: &Tree, versions: &BTreeMap<String, String>) -> Vec<O
     }
     let mut rows: Vec<OwnerSize> = by
         .into_iter()
-        .map(|(owner, (files, bytes))| OwnerSize { version: versions.get(&owner).cloned(), owner, files, bytes })
+        .map(|(owner, (files, bytes))| OwnerSize { version: versions.get(&owner).cloned(), owner, entries: files, bytes })
         .collect();
     rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.owner.cmp(&b.owner)));
     rows
@@ -88,7 +89,7 @@ mod tests {
         add(&mut t, "c", 100, "busybox");
         let rows = sizes_by_owner(&t, &BTreeMap::from([("libc6".into(), "2.41".into())]));
         assert_eq!(rows[0].owner, "busybox");
-        assert_eq!((rows[1].files, rows[1].bytes, rows[1].version.as_deref()), (2, 15, Some("2.41")));
+        assert_eq!((rows[1].entries, rows[1].bytes, rows[1].version.as_deref()), (2, 15, Some("2.41")));
         assert_eq!(human(1_400_000), "1.40 MB");
         assert_eq!(human(826_128), "826.1 kB");
         assert_eq!(human(512), "512 B");

@@ -31,6 +31,8 @@ pub enum SourceError {
     Keyring { path: PathBuf, source: Box<SignatureError> },
     #[error("cannot get {url}: {source}")]
     Fetch { url: String, source: microroot_fetch::Error },
+    #[error("{url} is signed, but for `{found}`, not the suite `{asked}` the manifest asks for\nhint: the mirror may be misconfigured or replaying an old release; try another mirror")]
+    WrongSuite { url: String, asked: String, found: String },
     #[error(transparent)]
     Signature(Box<SignatureError>),
     #[error(transparent)]
@@ -81,7 +83,8 @@ fn keyring(manifest: &Manifest) -> Result<Keyring, SourceError> {
 }
 
 /// Fetches (or, offline, loads from the cache) and verifies the InRelease.
-/// The first mirror that answers is used; whatever it sends must verify.
+/// Mirrors are tried in order; whatever one sends must verify, name the
+/// suite that was asked for and be in date, or the next mirror is tried.
 pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Result<Suite, SourceError> {
     let mirrors = mirrors(manifest)?;
     let keys = keyring(manifest)?;
@@ -89,36 +92,54 @@ pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Re
     let mut last_err = None;
     for mirror in &mirrors {
         let url = format!("{mirror}/dists/{suite}/InRelease");
-        let bytes = if fetcher.is_offline() {
-            match fetcher.cache().load_by_url(&url) {
-                Ok(Some(b)) => b,
-                Ok(None) => {
-                    let err =
-                        microroot_fetch::Error::Offline { name: url.clone(), cache: fetcher.cache().root().to_owned() };
-                    last_err = Some(SourceError::Fetch { url, source: err });
-                    continue;
-                }
-                Err(source) => return Err(SourceError::Fetch { url, source }),
+        match fetch_inrelease(&url, suite, fetcher, &keys, now) {
+            Ok((release, inrelease_sha256)) => {
+                return Ok(Suite { mirrors: mirrors.clone(), name: suite.clone(), release, inrelease_sha256 });
             }
-        } else {
-            match fetcher.get_bytes(&url) {
-                Ok(b) => b,
-                Err(source) => {
-                    last_err = Some(SourceError::Fetch { url, source });
-                    continue;
-                }
+            Err(e) => {
+                tracing::warn!("{url}: {e}");
+                last_err = Some(e);
             }
-        };
-        let verified = signature::verify_inrelease(&url, &bytes, &keys, now)?;
-        let release = Release::parse(&url, &verified.payload, now)?;
-        if !fetcher.is_offline() {
-            // Kept for --offline builds, which verify it again.
-            let _ = fetcher.cache().store_by_url(&url, &bytes);
         }
-        let inrelease_sha256 = hex::encode(Sha256::digest(&bytes));
-        return Ok(Suite { mirrors: mirrors.clone(), name: suite.clone(), release, inrelease_sha256 });
     }
     Err(last_err.unwrap_or(SourceError::NoMirror))
+}
+
+fn fetch_inrelease(
+    url: &str,
+    suite: &str,
+    fetcher: &Fetcher,
+    keys: &Keyring,
+    now: SystemTime,
+) -> Result<(Release, String), SourceError> {
+    let fetch_err = |source| SourceError::Fetch { url: url.to_owned(), source };
+    let bytes = if fetcher.is_offline() {
+        let cache = fetcher.cache();
+        let missing = || microroot_fetch::Error::Offline { name: url.to_owned(), cache: cache.root().to_owned() };
+        cache.load_by_url(url).map_err(fetch_err)?.ok_or_else(|| fetch_err(missing()))?
+    } else {
+        fetcher.get_bytes(url).map_err(fetch_err)?
+    };
+    let verified = signature::verify_inrelease(url, &bytes, keys, now)?;
+    let release = Release::parse(url, &verified.payload, now)?;
+    // A validly signed Release of another suite (an old stable, say) must
+    // not stand in for the one asked for.
+    if release.suite.as_deref() != Some(suite) && release.codename.as_deref() != Some(suite) {
+        return Err(SourceError::WrongSuite {
+            url: url.to_owned(),
+            asked: suite.to_owned(),
+            found: format!(
+                "Suite: {}, Codename: {}",
+                release.suite.as_deref().unwrap_or("-"),
+                release.codename.as_deref().unwrap_or("-")
+            ),
+        });
+    }
+    if !fetcher.is_offline() {
+        // Kept for --offline builds, which verify it again.
+        let _ = fetcher.cache().store_by_url(url, &bytes);
+    }
+    Ok((release, hex::encode(Sha256::digest(&bytes))))
 }
 
 /// Resolves the manifest against the suite, from the plan cache when this
@@ -126,9 +147,13 @@ pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Re
 pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<Lockfile, SourceError> {
     let inputs = inputs_fingerprint(manifest);
     let plan_path = plan_path(fetcher, &suite.inrelease_sha256, &inputs);
-    if let Ok(lock) = Lockfile::read(&plan_path) {
-        tracing::debug!(path = %plan_path.display(), "plan cache hit");
-        return Ok(lock);
+    match Lockfile::read(&plan_path) {
+        Ok(lock) if lock.inputs == inputs && lock.source == locked_source(suite) => {
+            tracing::debug!(path = %plan_path.display(), "plan cache hit");
+            return Ok(lock);
+        }
+        Ok(_) => tracing::warn!("ignoring plan cache entry {} made for another suite state", plan_path.display()),
+        Err(_) => {}
     }
     let mut texts = Vec::new();
     for component in &manifest.source.components {
@@ -144,7 +169,9 @@ pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<
 }
 
 fn plan_path(fetcher: &Fetcher, inrelease_sha256: &str, inputs: &str) -> PathBuf {
-    fetcher.cache().root().join("plans").join(format!("{}-{inputs}.lock", &inrelease_sha256[..32]))
+    // The solver's version is part of the key: a fixed solver re-solves.
+    let version = env!("CARGO_PKG_VERSION");
+    fetcher.cache().root().join("plans").join(format!("{}-{inputs}-{version}.lock", &inrelease_sha256[..32]))
 }
 
 /// The plan solved for the InRelease last verified from the first mirror,
@@ -173,8 +200,18 @@ fn locked_source(suite: &Suite) -> LockedSource {
 /// Release) and returns it decompressed.
 fn fetch_index(suite: &Suite, component: &str, arch: &str, fetcher: &Fetcher) -> Result<String, SourceError> {
     let entry = suite.release.find_index(&format!("{component}/binary-{arch}/Packages"))?;
-    let rel = suite.release.fetch_path(entry);
-    let urls: Vec<String> = suite.mirrors.iter().map(|m| format!("{m}/dists/{}/{rel}", suite.name)).collect();
+    // By-hash first (immune to a mirror updating mid-build), then the
+    // canonical name; both are checked against the same hash.
+    let paths = [suite.release.fetch_path(entry), entry.path.clone()];
+    let mut urls: Vec<String> = Vec::new();
+    for rel in paths.iter() {
+        for m in &suite.mirrors {
+            let url = format!("{m}/dists/{}/{rel}", suite.name);
+            if !urls.contains(&url) {
+                urls.push(url);
+            }
+        }
+    }
     let expected = Expected::parse(&entry.sha256_hex(), entry.size).expect("release hashes are 32 bytes");
     let path = fetcher
         .fetch_verified(&urls, &expected)

@@ -31,12 +31,36 @@ pub(crate) fn validate(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
         }
     }
     for mirror in &m.source.mirrors {
-        if !(mirror.starts_with("http://") || mirror.starts_with("https://") || mirror.starts_with("file://")) {
+        if !(mirror.starts_with("http://") || mirror.starts_with("https://")) {
             return Err(bad(
-                format!("source.mirrors: `{mirror}` is not an http(s) or file URL"),
+                format!("source.mirrors: `{mirror}` is not an http(s) URL"),
                 "write the mirror's full URL, e.g. http://host/debian",
             ));
         }
+    }
+    let word = |v: &str| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+    for (field, value) in std::iter::once(("source.suite", &m.source.suite))
+        .chain(m.source.components.iter().map(|c| ("source.components", c)))
+    {
+        if !word(value) {
+            return Err(bad(
+                format!("{field}: `{value}` is not a suite or component name"),
+                "use names like stable, trixie, main",
+            ));
+        }
+    }
+    let host = &m.image.hostname;
+    if host.is_empty() || host.len() > 64 || !host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.') {
+        return Err(bad(
+            format!("image.hostname: `{host}` is not a valid host name"),
+            "use letters, digits, `-` and `.`, at most 64 characters",
+        ));
+    }
+    if !word(&m.image.name) {
+        return Err(bad(
+            format!("image.name: `{}` is not a valid image name", m.image.name),
+            "use letters, digits, `.`, `_` and `-`",
+        ));
     }
     for pattern in m.prune.exclude.iter() {
         if !pattern.starts_with('/') {
@@ -106,16 +130,47 @@ pub fn parse_mode(s: &str) -> Option<u32> {
 }
 
 fn check_accounts(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
+    let bad =
+        |message: String, hint: &str| ManifestError::Invalid { path: path.to_owned(), message, hint: hint.to_owned() };
+    let valid_name = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
+    // Fields end up in colon-separated, one-per-line files.
+    let valid_field = |v: &str| !v.contains([':', '\n', '\r']);
+    let reserved_users = ["root", "nobody"];
     let mut names = std::collections::BTreeSet::new();
-    let mut uids = std::collections::BTreeSet::new();
+    let mut uids = std::collections::BTreeSet::from([0, 65534]);
     for u in &m.users {
-        let valid = !u.name.is_empty() && u.name.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
-        if !valid || !names.insert(u.name.as_str()) || !uids.insert(u.uid) {
-            return Err(ManifestError::Invalid {
-                path: path.to_owned(),
-                message: format!("users: `{}` (uid {}) is invalid or defined twice", u.name, u.uid),
-                hint: "user names are letters, digits, `_`, `-`, `.`; names and uids must be unique".into(),
-            });
+        let fields = [u.home.as_deref(), u.shell.as_deref(), u.password_hash.as_deref()];
+        if !valid_name(&u.name)
+            || reserved_users.contains(&u.name.as_str())
+            || !names.insert(u.name.as_str())
+            || !uids.insert(u.uid)
+        {
+            return Err(bad(
+                format!("users: `{}` (uid {}) is invalid, reserved or defined twice", u.name, u.uid),
+                "user names are letters, digits, `_`, `-`, `.`; names and uids must be unique; root (0) and nobody (65534) exist already",
+            ));
+        }
+        if !fields.into_iter().flatten().all(valid_field) {
+            return Err(bad(
+                format!("users: `{}` has a home, shell or password_hash containing `:` or a newline", u.name),
+                "remove the `:` or newline",
+            ));
+        }
+    }
+    let mut group_names = std::collections::BTreeSet::from(["root", "shadow", "nogroup"]);
+    let mut gids = std::collections::BTreeSet::from([0, 42, 65534]);
+    for g in &m.groups {
+        if !valid_name(&g.name) || !group_names.insert(g.name.as_str()) || !gids.insert(g.gid) {
+            return Err(bad(
+                format!("groups: `{}` (gid {}) is invalid, reserved or defined twice", g.name, g.gid),
+                "group names are letters, digits, `_`, `-`, `.`; root (0), shadow (42) and nogroup (65534) exist already",
+            ));
+        }
+        if let Some(member) = g.members.iter().find(|n| !valid_name(n)) {
+            return Err(bad(
+                format!("groups: `{}` has an invalid member `{member}`", g.name),
+                "members are user names",
+            ));
         }
     }
     Ok(())

@@ -6,6 +6,9 @@ use crate::manifest::Manifest;
 
 use super::put;
 
+/// Debian's fixed gid of the `shadow` group (base-passwd).
+const SHADOW_GID: u32 = 42;
+
 struct Group {
     gid: u32,
     members: Vec<String>,
@@ -14,11 +17,12 @@ struct Group {
 /// Writes /etc/passwd, group, shadow and gshadow: root, nobody/nogroup and
 /// the manifest's users and groups. Passwords are locked (`*`) unless the
 /// manifest gives a hash.
-pub fn accounts(tree: &mut Tree, manifest: &Manifest) {
+pub fn accounts(tree: &mut Tree, manifest: &Manifest) -> Result<(), super::CustomizeError> {
     let mut passwd = String::from("root:x:0:0:root:/root:/bin/sh\n");
     let mut shadow = String::from("root:*:0:0:99999:7:::\n");
     let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     groups.insert("root".into(), Group { gid: 0, members: vec![] });
+    groups.insert("shadow".into(), Group { gid: SHADOW_GID, members: vec![] });
     groups.insert("nogroup".into(), Group { gid: 65534, members: vec![] });
     for g in &manifest.groups {
         groups.insert(g.name.clone(), Group { gid: g.gid, members: g.members.clone() });
@@ -43,8 +47,15 @@ pub fn accounts(tree: &mut Tree, manifest: &Manifest) {
         sorted.iter().map(|(name, g)| format!("{name}:x:{}:{}\n", g.gid, g.members.join(","))).collect();
     let gshadow: String = sorted.iter().map(|(name, g)| format!("{name}:*::{}\n", g.members.join(","))).collect();
 
-    put(tree, "etc/passwd", 0o644, passwd);
-    put(tree, "etc/group", 0o644, group);
-    put(tree, "etc/shadow", 0o640, shadow);
-    put(tree, "etc/gshadow", 0o640, gshadow);
+    put(tree, "etc/passwd", 0o644, passwd)?;
+    put(tree, "etc/group", 0o644, group)?;
+    put(tree, "etc/shadow", 0o640, shadow)?;
+    put(tree, "etc/gshadow", 0o640, gshadow)?;
+    // root:shadow 0640, as Debian has them, so setgid-shadow tools work.
+    for path in ["etc/shadow", "etc/gshadow"] {
+        if let Some(e) = tree.get_mut(&microroot_tree::TreePath::new(path).expect("static path")) {
+            e.meta.gid = SHADOW_GID;
+        }
+    }
+    Ok(())
 }

@@ -16,7 +16,7 @@ pub struct InstalledPackage {
 /// /var/lib/dpkg/status (each package `install ok installed`) and
 /// `info/<pkg>.list`, so that dpkg-aware scanners see what is installed and
 /// which package owns which file.
-pub fn dpkg_database(tree: &mut Tree, packages: &[InstalledPackage]) {
+pub fn dpkg_database(tree: &mut Tree, packages: &[InstalledPackage]) -> Result<(), super::CustomizeError> {
     let mut sorted: Vec<&InstalledPackage> = packages.iter().collect();
     sorted.sort_by(|a, b| a.name.cmp(&b.name));
     let mut status = String::new();
@@ -28,7 +28,9 @@ pub fn dpkg_database(tree: &mut Tree, packages: &[InstalledPackage]) {
         let list: String = pkg
             .files
             .iter()
-            .filter(|p| tree.get(p).is_some())
+            // Listed as the package spells them (`/bin/x`), kept if the
+            // entry survived wherever it landed (`/usr/bin/x`).
+            .filter(|p| tree.resolve(p, false).is_ok_and(|at| tree.get(&at).is_some()))
             .map(|p| if p.is_root() { "/.\n".to_owned() } else { format!("{p}\n") })
             .collect();
         let info = if pkg.architecture == "all" || !multi_arch_same(&pkg.control) {
@@ -36,13 +38,14 @@ pub fn dpkg_database(tree: &mut Tree, packages: &[InstalledPackage]) {
         } else {
             format!("{}:{}", pkg.name, pkg.architecture)
         };
-        put(tree, &format!("var/lib/dpkg/info/{info}.list"), 0o644, list);
+        put(tree, &format!("var/lib/dpkg/info/{info}.list"), 0o644, list)?;
     }
     // Without `info/format` 1, dpkg looks for `libc6.list` instead of the
     // `libc6:amd64.list` written above for Multi-Arch: same packages.
-    put(tree, "var/lib/dpkg/info/format", 0o644, "1\n");
-    put(tree, "var/lib/dpkg/status", 0o644, status);
-    put(tree, "var/lib/dpkg/available", 0o644, "");
+    put(tree, "var/lib/dpkg/info/format", 0o644, "1\n")?;
+    put(tree, "var/lib/dpkg/status", 0o644, status)?;
+    put(tree, "var/lib/dpkg/available", 0o644, "")?;
+    Ok(())
 }
 
 fn multi_arch_same(control: &str) -> bool {
@@ -86,7 +89,7 @@ mod tests {
                 files: vec![file],
             },
         ];
-        dpkg_database(&mut tree, &pkgs);
+        dpkg_database(&mut tree, &pkgs).unwrap();
         let status = tree.file(&TreePath::new("var/lib/dpkg/status").unwrap()).unwrap();
         assert_eq!(
             std::str::from_utf8(status.bytes()).unwrap(),

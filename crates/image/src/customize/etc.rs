@@ -30,16 +30,16 @@ netgroup:       files
 /// hostname, hosts, nsswitch.conf, os-release and debian_version. The
 /// os-release keeps `ID=debian` so that scanners (Syft, Trivy, Grype) map
 /// the dpkg database to Debian's advisories.
-pub fn etc_basics(tree: &mut Tree, manifest: &Manifest, os: &OsInfo) {
+pub fn etc_basics(tree: &mut Tree, manifest: &Manifest, os: &OsInfo) -> Result<(), super::CustomizeError> {
     let host = &manifest.image.hostname;
-    put(tree, "etc/hostname", 0o644, format!("{host}\n"));
+    put(tree, "etc/hostname", 0o644, format!("{host}\n"))?;
     put(
         tree,
         "etc/hosts",
         0o644,
         format!("127.0.0.1\tlocalhost\n127.0.1.1\t{host}\n::1\t\tlocalhost ip6-localhost ip6-loopback\n"),
-    );
-    put(tree, "etc/nsswitch.conf", 0o644, NSSWITCH);
+    )?;
+    put(tree, "etc/nsswitch.conf", 0o644, NSSWITCH)?;
     let major = os.version.split('.').next().unwrap_or("");
     let release = format!(
         "PRETTY_NAME=\"microroot {name} (Debian GNU/Linux {major} ({codename}))\"\n\
@@ -54,11 +54,12 @@ pub fn etc_basics(tree: &mut Tree, manifest: &Manifest, os: &OsInfo) {
         name = manifest.image.name,
         codename = os.codename,
     );
-    put(tree, "usr/lib/os-release", 0o644, release);
+    put(tree, "usr/lib/os-release", 0o644, release)?;
     let link = microroot_tree::TreePath::new("etc/os-release").expect("static path");
-    tree.insert(&link, microroot_tree::Entry::symlink("../usr/lib/os-release").with_owner(super::generated()))
-        .expect("etc exists");
+    let entry = microroot_tree::Entry::symlink("../usr/lib/os-release").with_owner(super::generated());
+    tree.insert(&link, entry).map_err(|e| super::CustomizeError::new(tree, &link, e))?;
     if !os.version.is_empty() {
-        put(tree, "etc/debian_version", 0o644, format!("{}\n", os.version));
+        put(tree, "etc/debian_version", 0o644, format!("{}\n", os.version))?;
     }
+    Ok(())
 }

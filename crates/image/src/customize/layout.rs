@@ -20,7 +20,7 @@ pub fn merged_usr(tree: &mut Tree, arch: &str) {
 }
 
 /// Directories every root filesystem has, with their conventional modes.
-pub fn base_layout(tree: &mut Tree) {
+pub fn base_layout(tree: &mut Tree) -> Result<(), super::CustomizeError> {
     const DIRS: &[(&str, u32)] = &[
         ("dev", 0o755),
         ("etc", 0o755),
@@ -39,8 +39,10 @@ pub fn base_layout(tree: &mut Tree) {
     for (path, mode) in DIRS {
         let path = TreePath::new(path).expect("static path");
         if tree.get(&path).is_none() {
-            tree.mkdir_p(&path, &Meta::new(0o755)).expect("plain directories");
-            tree.insert(&path, Entry::dir(*mode).with_owner(generated())).expect("plain directories");
+            let err = |tree: &Tree, e| super::CustomizeError::new(tree, &path, e);
+            tree.mkdir_p(&path, &Meta::new(0o755)).map_err(|e| err(tree, e))?;
+            tree.insert(&path, Entry::dir(*mode).with_owner(generated())).map_err(|e| err(tree, e))?;
         }
     }
+    Ok(())
 }

@@ -43,7 +43,12 @@ fn semantic_errors_name_the_field_and_fix() {
         ("[packages]\ninclude = [\"a\"]\n[[files]]\npath = \"/x\"\ncontent = \"\"\nmode = \"999\"", "not an octal"),
         ("[packages]\ninclude = [\"a\"]\n[[files]]\npath = \"/x\"", "exactly one of `content` or `source`"),
         ("[packages]\ninclude = [\"a\"]\n[prune]\nexclude = [\"usr/**\"]", "not an absolute path pattern"),
-        ("[packages]\ninclude = [\"a\"]\n[source]\nmirrors = [\"ftp://x\"]", "not an http(s) or file URL"),
+        ("[packages]\ninclude = [\"a\"]\n[source]\nmirrors = [\"ftp://x\"]", "not an http(s) URL"),
+        ("[packages]\ninclude = [\"a\"]\n[[users]]\nname = \"app\"\nuid = 7\nshell = \"/bin/sh:x\"", "containing `:`"),
+        ("[packages]\ninclude = [\"a\"]\n[[users]]\nname = \"root\"\nuid = 7", "reserved or defined twice"),
+        ("[packages]\ninclude = [\"a\"]\n[[groups]]\nname = \"g\"\ngid = 42", "reserved or defined twice"),
+        ("[image]\nhostname = \"a b\"\n[packages]\ninclude = [\"a\"]", "not a valid host name"),
+        ("[source]\nsuite = \"../x\"\n[packages]\ninclude = [\"a\"]", "not a suite or component name"),
         ("[packages]\ninclude = [\"a\"]\n[[files]]\npath = \"/../x\"\ncontent = \"\"", "inside the image"),
     ];
     for (text, wanted) in cases {
@@ -96,4 +101,11 @@ proptest! {
         let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(back, m);
     }
+}
+
+#[test]
+fn validation_errors_point_at_the_value() {
+    let err = parse("[packages]\ninclude = [\"a\"]\n\n[image]\narch = \"amd65\"\n").unwrap_err().to_string();
+    assert!(err.starts_with("m.toml:5:8: image.arch: unknown architecture `amd65`"), "{err}");
+    assert!(err.contains("  | arch = \"amd65\""), "{err}");
 }
