@@ -96,6 +96,7 @@ fn unpack_one(
         architecture: pkg.architecture.clone(),
         control: control.paragraph,
         files: extracted.paths,
+        md5sums: control.md5sums,
     })
 }
 

@@ -51,7 +51,12 @@ pub fn sizes_by_owner(tree: &Tree, versions: &BTreeMap<String, String>) -> Vec<O
     }
     let mut rows: Vec<OwnerSize> = by
         .into_iter()
-        .map(|(owner, (files, bytes))| OwnerSize { version: versions.get(&owner).cloned(), owner, entries: files, bytes })
+        .map(|(owner, (files, bytes))| OwnerSize {
+            version: versions.get(&owner).cloned(),
+            owner,
+            entries: files,
+            bytes,
+        })
         .collect();
     rows.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.owner.cmp(&b.owner)));
     rows
