@@ -153,6 +153,13 @@ fn etc_files_and_dpkg_database_are_generated() {
         let listed = String::from_utf8(out.stdout).unwrap();
         assert!(listed.lines().any(|l| l == file), "dpkg-query -L {name} lacks {file}:\n{listed}");
     }
+    // dpkg checks every kept file against its package's md5sums, and finds
+    // nothing half-installed or missing.
+    for check in ["--verify", "--audit"] {
+        let out = run_ok(tool("dpkg", "dpkg").arg(format!("--root={}", root.display())).arg(check));
+        let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        assert!(said.trim().is_empty(), "dpkg {check} complains:\n{said}");
+    }
 }
 
 #[test]
