@@ -90,14 +90,17 @@ pub fn open_suite(manifest: &Manifest, fetcher: &Fetcher, now: SystemTime) -> Re
     let keys = keyring(manifest)?;
     let suite = &manifest.source.suite;
     let mut last_err = None;
-    for mirror in &mirrors {
+    for (i, mirror) in mirrors.iter().enumerate() {
         let url = format!("{mirror}/dists/{suite}/InRelease");
         match fetch_inrelease(&url, suite, fetcher, &keys, now) {
             Ok((release, inrelease_sha256)) => {
                 return Ok(Suite { mirrors: mirrors.clone(), name: suite.clone(), release, inrelease_sha256 });
             }
             Err(e) => {
-                tracing::warn!("{url}: {e}");
+                // The last mirror's error is the build's error: said once.
+                if i + 1 < mirrors.len() {
+                    tracing::warn!("{e}\ntrying the next mirror");
+                }
                 last_err = Some(e);
             }
         }
