@@ -119,7 +119,7 @@ out="$SCRATCH/cold.md"
   echo '|---|---:|'
   awk '{ printf "| %s | %.2f |\n", $1, $2 }' <<<"$phases"
   echo
-  echo 'What each side does: microroot verifies `InRelease` (OpenPGP), fetches the `Packages` index by hash and checks it, resolves, downloads and checks the four .debs, unpacks them in memory, applies its customize passes and writes `rootfs.tar.xz` (single-threaded xz, preset 9e, x86 BCJ). mmdebstrap runs `apt-get update` in a fresh directory (verifying `InRelease` with gpgv), downloads the same .debs with apt, extracts them with `dpkg-deb` (no maintainer scripts in the extract variant) and writes an uncompressed tar; it does not compress. The verdict therefore uses microroot's uncompressed \`rootfs.tar\` row.'
+  echo 'What each side does: microroot verifies `InRelease` (OpenPGP), fetches the `Packages` index by hash and checks it, resolves, downloads and checks the four .debs, unpacks them in memory, applies its customize passes and writes `rootfs.tar.xz` (single-threaded xz, preset 9e, x86 BCJ). mmdebstrap runs `apt-get update` in a fresh directory (verifying `InRelease` with gpgv), downloads the same .debs with apt, extracts them with `dpkg-deb` (no maintainer scripts in the extract variant) and writes an uncompressed tar; it does not compress. The verdict therefore uses the row where microroot writes an uncompressed `rootfs.tar` too.'
   echo
   env_block mm
 } >"$out"

@@ -7,19 +7,11 @@
 # is printed as MISSED. Knobs: see bench/lib.sh.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-for arg in "$@"; do
-  case "$arg" in
-    --record) ;;
-    -h | --help)
-      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
-      exit 0
-      ;;
-    *)
-      echo "error: unknown argument: $arg (expected --record)" >&2
-      exit 2
-      ;;
-  esac
-done
+# Arguments are checked by each script; --help shows this header.
+if [[ " $* " == *" -h "* || " $* " == *" --help "* ]]; then
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
+  exit 0
+fi
 echo "== cargo build --release -p microroot" >&2
 (cd "$here/.." && cargo build --release -q -p microroot)
 export BENCH_NO_BUILD=1

@@ -147,19 +147,10 @@ fn perms(mode: u32) -> String {
     out
 }
 
-/// `YYYY-MM-DD HH:MM` in UTC (days-to-civil from Howard Hinnant's algorithm).
+/// `YYYY-MM-DD HH:MM` in UTC, as `TZ=UTC dpkg-deb -c` prints mtimes.
 fn utc(secs: i64) -> String {
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}", rem / 3600, rem % 3600 / 60)
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    microroot_debian::release::format_utc(t)[..16].to_owned()
 }
 
 /// uid/gid → name as `tar -tv` prints them: the archive's names are
