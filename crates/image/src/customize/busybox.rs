@@ -7,7 +7,7 @@
 //! directory code per applet (1 /bin, 2 /sbin, 3 /usr/bin, 4 /usr/sbin) and
 //! sits close to it. Works for any target architecture.
 
-use microroot_tree::{Entry, Kind, Tree, TreePath};
+use microroot_tree::{Entry, Tree, TreePath};
 
 const BUSYBOX: &str = "usr/bin/busybox";
 /// How far from the name table the location table is looked for.
@@ -86,14 +86,10 @@ pub fn link_applets(tree: &mut Tree) -> usize {
     made
 }
 
-/// Whether `path` is a link made by [`link_applets`].
-pub fn is_applet_link(entry: &Entry) -> bool {
-    matches!(&entry.kind, Kind::Symlink(t) if t.ends_with("busybox"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use microroot_tree::Kind;
 
     fn fake_binary() -> Vec<u8> {
         // names: [ [[ init ls sh  → codes 3 3 2 1 1
