@@ -224,16 +224,23 @@ fn fetch_index(suite: &Suite, component: &str, arch: &str, fetcher: &Fetcher) ->
     decompress(&entry.path, &raw)
 }
 
+/// Far above any real index (Debian's largest is under 100 MB), far below
+/// what would exhaust memory.
+const MAX_INDEX_BYTES: u64 = 1 << 30;
+
 fn decompress(name: &str, raw: &[u8]) -> Result<String, SourceError> {
     let err = |reason: String| SourceError::Decompress { path: name.to_owned(), reason };
     let mut out = String::new();
     let result = if name.ends_with(".xz") {
-        liblzma::read::XzDecoder::new(raw).read_to_string(&mut out)
+        liblzma::read::XzDecoder::new(raw).take(MAX_INDEX_BYTES + 1).read_to_string(&mut out)
     } else if name.ends_with(".gz") {
-        flate2::read::GzDecoder::new(raw).read_to_string(&mut out)
+        flate2::read::GzDecoder::new(raw).take(MAX_INDEX_BYTES + 1).read_to_string(&mut out)
     } else {
         return String::from_utf8(raw.to_vec()).map_err(|e| err(e.to_string()));
     };
     result.map_err(|e| err(e.to_string()))?;
+    if out.len() as u64 > MAX_INDEX_BYTES {
+        return Err(err(format!("decompresses to more than {MAX_INDEX_BYTES} bytes")));
+    }
     Ok(out)
 }
