@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 # Debian packages the tests use as reference tools.
 need=(
     apt:apt dpkg:dpkg tar:tar xz:xz-utils zstd:zstd gzip:gzip
-    python3:python3 unshare:util-linux chroot:coreutils
+    python3:python3 unshare:util-linux chroot:coreutils openssl:openssl
     /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
 )
 missing=()

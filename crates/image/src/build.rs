@@ -138,6 +138,7 @@ pub fn assemble_tree(
     let installed = assemble::unpack(&mut tree, debs, &Excludes::new(m))?;
     customize::base_layout(&mut tree)?;
     customize::busybox::link_applets(&mut tree);
+    customize::ca_certificates(&mut tree)?;
     customize::accounts(&mut tree, m)?;
     let os = OsInfo { version: lock.source.version.clone(), codename: lock.source.codename.clone() };
     customize::etc_basics(&mut tree, m, &os)?;

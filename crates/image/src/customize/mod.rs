@@ -1,16 +1,18 @@
 //! What Debian's maintainer scripts and base packages would have done,
 //! done natively on the tree: merged-/usr links and the base directory
-//! layout, BusyBox applet links, accounts, `/etc` basics, the dpkg
+//! layout, BusyBox applet links, accounts, `/etc` basics, the CA bundle, the dpkg
 //! database, and the manifest's own files. No script is ever run.
 
 mod accounts;
 pub mod busybox;
+mod cacerts;
 mod dpkg;
 mod etc;
 mod extra;
 mod layout;
 
 pub use accounts::accounts;
+pub use cacerts::ca_certificates;
 pub use dpkg::{dpkg_database, InstalledPackage};
 pub use etc::{etc_basics, OsInfo};
 pub use extra::{extra_entries, ExtraError};
