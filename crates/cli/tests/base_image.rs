@@ -104,9 +104,12 @@ fn etc_files_and_dpkg_database_are_generated() {
     let passwd = read("etc/passwd");
     assert!(passwd.starts_with("root:x:0:0:root:/root:/bin/sh\n"), "{passwd}");
     assert!(passwd.lines().any(|l| l.starts_with("nobody:x:65534:65534:")), "{passwd}");
+    // Debian's fixed system accounts, which packages such as nginx expect.
+    assert!(passwd.lines().any(|l| l == "www-data:x:33:33:www-data:/var/www:/usr/sbin/nologin"), "{passwd}");
     let group = read("etc/group");
     assert!(group.lines().any(|l| l == "root:x:0:"), "{group}");
     assert!(group.lines().any(|l| l.starts_with("nogroup:x:65534:")), "{group}");
+    assert!(group.lines().any(|l| l == "staff:x:50:"), "{group}");
     let shadow = read("etc/shadow");
     assert!(shadow.lines().any(|l| l.starts_with("root:*:")), "root must have no password: {shadow}");
     // Mode as stored in the archive and as GNU tar extracted it.

@@ -135,19 +135,15 @@ fn check_accounts(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
     let valid_name = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c));
     // Fields end up in colon-separated, one-per-line files.
     let valid_field = |v: &str| !v.contains([':', '\n', '\r']);
-    let reserved_users = ["root", "nobody"];
-    let mut names = std::collections::BTreeSet::new();
-    let mut uids = std::collections::BTreeSet::from([0, 65534]);
+    use crate::customize::{BASE_GROUPS, BASE_USERS};
+    let mut names: std::collections::BTreeSet<&str> = BASE_USERS.iter().map(|u| u.0).collect();
+    let mut uids: std::collections::BTreeSet<u32> = BASE_USERS.iter().map(|u| u.1).collect();
     for u in &m.users {
         let fields = [u.home.as_deref(), u.shell.as_deref(), u.password_hash.as_deref()];
-        if !valid_name(&u.name)
-            || reserved_users.contains(&u.name.as_str())
-            || !names.insert(u.name.as_str())
-            || !uids.insert(u.uid)
-        {
+        if !valid_name(&u.name) || !names.insert(u.name.as_str()) || !uids.insert(u.uid) {
             return Err(bad(
                 format!("users: `{}` (uid {}) is invalid, reserved or defined twice", u.name, u.uid),
-                "user names are letters, digits, `_`, `-`, `.`; names and uids must be unique; root (0) and nobody (65534) exist already",
+                "user names are letters, digits, `_`, `-`, `.`; names and uids must be unique and not Debian's system accounts (root, daemon, www-data, nobody, … with uids below 100 and 65534)",
             ));
         }
         if !fields.into_iter().flatten().all(valid_field) {
@@ -157,13 +153,13 @@ fn check_accounts(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
             ));
         }
     }
-    let mut group_names = std::collections::BTreeSet::from(["root", "shadow", "nogroup"]);
-    let mut gids = std::collections::BTreeSet::from([0, 42, 65534]);
+    let mut group_names: std::collections::BTreeSet<&str> = BASE_GROUPS.iter().map(|g| g.0).collect();
+    let mut gids: std::collections::BTreeSet<u32> = BASE_GROUPS.iter().map(|g| g.1).collect();
     for g in &m.groups {
         if !valid_name(&g.name) || !group_names.insert(g.name.as_str()) || !gids.insert(g.gid) {
             return Err(bad(
                 format!("groups: `{}` (gid {}) is invalid, reserved or defined twice", g.name, g.gid),
-                "group names are letters, digits, `_`, `-`, `.`; root (0), shadow (42) and nogroup (65534) exist already",
+                "group names are letters, digits, `_`, `-`, `.`, unique and not Debian's system groups (root, shadow, staff, users, nogroup, …)",
             ));
         }
         if let Some(member) = g.members.iter().find(|n| !valid_name(n)) {

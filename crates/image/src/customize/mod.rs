@@ -12,6 +12,7 @@ mod extra;
 mod layout;
 
 pub use accounts::accounts;
+pub(crate) use accounts::{BASE_GROUPS, BASE_USERS};
 pub use cacerts::ca_certificates;
 pub use dpkg::{dpkg_database, InstalledPackage};
 pub use etc::{etc_basics, OsInfo};
