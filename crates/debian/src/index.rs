@@ -188,18 +188,32 @@ impl Hasher for FxHasher {
     }
 }
 
+/// Far above any real index (Debian's largest is under 100 MB), far below
+/// what would exhaust memory: a decompression bomb stops here.
+pub const MAX_INDEX_BYTES: u64 = 1 << 30;
+
 /// Reads an index file, decompressing it by its extension.
 pub fn read_index_file(path: &Path) -> Result<String, IndexError> {
+    read_index(path, &path.to_string_lossy())
+}
+
+/// Reads the index at `path` (e.g. a cache entry), decompressing it by the
+/// extension of `name` (e.g. `main/binary-amd64/Packages.xz`).
+pub fn read_index(path: &Path, name: &str) -> Result<String, IndexError> {
     let io = |source| IndexError::Io { path: path.to_owned(), source };
     let file = std::fs::File::open(path).map_err(io)?;
-    let mut reader: Box<dyn Read> = match path.extension().and_then(|e| e.to_str()) {
+    let reader: Box<dyn Read> = match name.rsplit_once('.').map(|(_, ext)| ext) {
         Some("gz") => Box::new(flate2::read::MultiGzDecoder::new(file)),
         Some("xz") => Box::new(liblzma::read::XzDecoder::new(file)),
         Some("zst") => Box::new(zstd::stream::read::Decoder::new(file).map_err(io)?),
         _ => Box::new(file),
     };
     let mut bytes = Vec::new();
-    reader.read_to_end(&mut bytes).map_err(io)?;
+    reader.take(MAX_INDEX_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_INDEX_BYTES {
+        let too_big = std::io::Error::other(format!("{name} decompresses to more than {MAX_INDEX_BYTES} bytes"));
+        return Err(io(too_big));
+    }
     Ok(match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),

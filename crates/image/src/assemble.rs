@@ -45,7 +45,8 @@ impl Excludes {
     /// Matches the path where a member lands on merged /usr, too: a
     /// package's `./lib/x86_64-linux-gnu/gconv/x` is `/usr/lib/…/gconv/x`.
     pub fn excludes(&self, path: &TreePath) -> bool {
-        self.set.is_match(path.to_string()) || merged_usr_path(path).is_some_and(|p| self.set.is_match(p))
+        let path = path.to_string();
+        self.set.is_match(&path) || crate::customize::usr_spelling(&path).is_some_and(|p| self.set.is_match(p))
     }
 
     /// A directory is a prune root when what would lie below it is excluded;
@@ -53,12 +54,6 @@ impl Excludes {
     fn prunes_below(&self, dir: &TreePath) -> bool {
         self.set.is_match(format!("{dir}/x"))
     }
-}
-
-/// `/usr/…` for a path below one of the merged-/usr links.
-fn merged_usr_path(path: &TreePath) -> Option<String> {
-    let first = path.components().next()?;
-    ["bin", "sbin", "lib", "lib64"].contains(&first).then(|| format!("/usr/{}", path.as_str()))
 }
 
 /// Unpacks each package's data into `tree`, in the order given, and returns

@@ -84,6 +84,11 @@ pub fn plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<L
     } else if opts.locked {
         return Err(BuildError::LockedWithoutManifest);
     }
+    resolve(loaded, opts, fetcher)
+}
+
+/// A fresh answer from the suite (or the plan cache for its state).
+fn resolve(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
     opts.progress.phase("resolve", &format!("{} ({})", loaded.manifest.source.suite, loaded.manifest.image.arch));
     let suite = source::open_suite(&loaded.manifest, fetcher, SystemTime::now())?;
     Ok(source::resolve(&loaded.manifest, &suite, fetcher)?)
@@ -152,7 +157,7 @@ pub fn assemble_tree(
 /// clamped to it.
 fn stamp(tree: &mut Tree, epoch: i64) {
     for (_, e) in tree.iter_mut() {
-        let generated = matches!(e.owner.as_deref(), None | Some("microroot") | Some("manifest"));
+        let generated = e.owner.as_deref().is_none_or(|o| o == customize::GENERATED || o == customize::FROM_MANIFEST);
         if generated {
             e.meta.mtime = epoch;
         }
@@ -234,9 +239,7 @@ pub fn lock(opts: &BuildOptions) -> Result<(PathBuf, Lockfile), BuildError> {
     let loaded = load(opts.manifest.as_deref(), opts.arch.as_deref())?;
     let path = loaded.path.as_deref().map(lock_path).ok_or(BuildError::LockedWithoutManifest)?;
     let fetcher = fetcher(opts)?;
-    opts.progress.phase("resolve", &loaded.manifest.source.suite);
-    let suite = source::open_suite(&loaded.manifest, &fetcher, SystemTime::now())?;
-    let lock = source::resolve(&loaded.manifest, &suite, &fetcher)?;
+    let lock = resolve(&loaded, opts, &fetcher)?;
     lock.write(&path)?;
     Ok((path, lock))
 }

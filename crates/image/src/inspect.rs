@@ -90,9 +90,8 @@ fn summarize(path: &Path, compressed: u64, entries: Vec<InspectEntry>, lists: &B
         for line in text.lines() {
             // Lists spell paths as packages ship them; on merged /usr a
             // `/lib/x` lives at `/usr/lib/x`.
-            let top = line.split('/').nth(1).unwrap_or("");
-            if ["bin", "sbin", "lib", "lib64"].contains(&top) {
-                owner.entry(format!("/usr{line}")).or_insert(pkg);
+            if let Some(usr) = crate::customize::usr_spelling(line) {
+                owner.entry(usr).or_insert(pkg);
             }
             owner.entry(line.to_owned()).or_insert(pkg);
         }

@@ -11,15 +11,17 @@ use crate::manifest::Manifest;
 use crate::report::OutputFile;
 use crate::{BuildError, Progress};
 
-/// The file name and compression of a `[output] formats` entry.
+/// The file name and compression of a `[output] formats` entry (one of
+/// [`crate::validate::FORMATS`]). The x86 BCJ filter only helps x86 code.
 pub fn format_spec(format: &str, arch: &str) -> (String, Compression) {
-    let x86 = matches!(arch, "amd64" | "i386");
-    match format {
-        "tar" => ("rootfs.tar".into(), Compression::None),
-        "tar.gz" => ("rootfs.tar.gz".into(), Compression::Gzip { level: 9 }),
-        "tar.zst" => ("rootfs.tar.zst".into(), Compression::Zstd { level: 19 }),
-        _ => ("rootfs.tar.xz".into(), Compression::Xz { level: 9, extreme: true, x86_bcj: x86 }),
-    }
+    let name = format!("rootfs.{format}");
+    let compression = match Compression::from_file_name(&name).expect("formats are validated with the manifest") {
+        Compression::Xz { level, extreme, .. } => {
+            Compression::Xz { level, extreme, x86_bcj: matches!(arch, "amd64" | "i386") }
+        }
+        other => other,
+    };
+    (name, compression)
 }
 
 const STAGING_PREFIX: &str = ".microroot-staging-";

@@ -44,7 +44,7 @@ pub fn sizes_by_owner(tree: &Tree, versions: &BTreeMap<String, String>) -> Vec<O
     // Every package appears, even one whose files were all pruned.
     let mut by: BTreeMap<String, (usize, u64)> = versions.keys().map(|k| (k.clone(), (0, 0))).collect();
     for (_, e) in tree.iter() {
-        let owner = e.owner.as_deref().unwrap_or("microroot").to_owned();
+        let owner = e.owner.as_deref().unwrap_or(crate::customize::GENERATED).to_owned();
         let slot = by.entry(owner).or_default();
         slot.0 += 1;
         slot.1 += e.size();

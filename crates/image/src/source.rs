@@ -6,13 +6,12 @@
 //! manifest's resolution inputs, so its answer is kept in the cache under
 //! the hash of both: a warm build skips the 50 MB index entirely.
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use microroot_debian::release::{Release, ReleaseError};
 use microroot_debian::signature::{self, Keyring, SignatureError};
-use microroot_fetch::{Expected, Fetcher};
+use microroot_fetch::{Expected, Fetcher, Sha256Hash};
 use sha2::{Digest, Sha256};
 
 use crate::lock::{inputs_fingerprint, LockedSource, Lockfile, LOCK_VERSION};
@@ -37,8 +36,6 @@ pub enum SourceError {
     Signature(Box<SignatureError>),
     #[error(transparent)]
     Release(Box<ReleaseError>),
-    #[error("{path}: cannot decompress: {reason}")]
-    Decompress { path: String, reason: String },
     #[error("{0}")]
     Index(String),
     #[error("{0}")]
@@ -215,32 +212,9 @@ fn fetch_index(suite: &Suite, component: &str, arch: &str, fetcher: &Fetcher) ->
             }
         }
     }
-    let expected = Expected::parse(&entry.sha256_hex(), entry.size).expect("release hashes are 32 bytes");
+    let expected = Expected::new(Sha256Hash::from_bytes(entry.sha256), entry.size);
     let path = fetcher
         .fetch_verified(&urls, &expected)
         .map_err(|source| SourceError::Fetch { url: urls[0].clone(), source })?;
-    let raw = std::fs::read(&path)
-        .map_err(|e| SourceError::Decompress { path: entry.path.clone(), reason: e.to_string() })?;
-    decompress(&entry.path, &raw)
-}
-
-/// Far above any real index (Debian's largest is under 100 MB), far below
-/// what would exhaust memory.
-const MAX_INDEX_BYTES: u64 = 1 << 30;
-
-fn decompress(name: &str, raw: &[u8]) -> Result<String, SourceError> {
-    let err = |reason: String| SourceError::Decompress { path: name.to_owned(), reason };
-    let mut out = String::new();
-    let result = if name.ends_with(".xz") {
-        liblzma::read::XzDecoder::new(raw).take(MAX_INDEX_BYTES + 1).read_to_string(&mut out)
-    } else if name.ends_with(".gz") {
-        flate2::read::GzDecoder::new(raw).take(MAX_INDEX_BYTES + 1).read_to_string(&mut out)
-    } else {
-        return String::from_utf8(raw.to_vec()).map_err(|e| err(e.to_string()));
-    };
-    result.map_err(|e| err(e.to_string()))?;
-    if out.len() as u64 > MAX_INDEX_BYTES {
-        return Err(err(format!("decompresses to more than {MAX_INDEX_BYTES} bytes")));
-    }
-    Ok(out)
+    microroot_debian::index::read_index(&path, &entry.path).map_err(|e| SourceError::Index(e.to_string()))
 }

@@ -24,7 +24,7 @@ fn meta(owner: &Owner, default_mode: u32) -> Meta {
 fn add(tree: &mut Tree, table: &'static str, path: &str, entry: Entry) -> Result<(), ExtraError> {
     let err = |source| ExtraError::Tree { table, path: path.to_owned(), source };
     let at = TreePath::new(path).map_err(|e| err(e.into()))?;
-    tree.insert(&at, entry.with_owner("manifest".into())).map_err(err)?;
+    tree.insert(&at, entry.with_owner(super::FROM_MANIFEST.into())).map_err(err)?;
     Ok(())
 }
 

@@ -2,17 +2,27 @@ use microroot_tree::{Entry, Meta, Tree, TreePath};
 
 use super::generated;
 
+/// The top-level directories that are links into /usr on a merged-/usr
+/// system (`lib64` only where the ABI has one).
+const MERGED: &[&str] = &["bin", "sbin", "lib", "lib64"];
+
+fn has_lib64(arch: &str) -> bool {
+    matches!(arch, "amd64" | "ppc64el" | "s390x" | "riscv64" | "arm64")
+}
+
+/// The `/usr/…` spelling of an absolute path below one of the merged-/usr
+/// links (`/lib/x` → `/usr/lib/x`), where a package's member really lands.
+pub fn usr_spelling(path: &str) -> Option<String> {
+    let top = path.strip_prefix('/')?.split('/').next()?;
+    MERGED.contains(&top).then(|| format!("/usr{path}"))
+}
+
 /// The top-level links of a merged-/usr system, made before any package is
 /// unpacked so that `./bin/x` in a package lands in `/usr/bin/x`.
 pub fn merged_usr(tree: &mut Tree, arch: &str) {
-    let mut links = vec![("bin", "usr/bin"), ("sbin", "usr/sbin"), ("lib", "usr/lib")];
-    match arch {
-        "amd64" | "ppc64el" | "s390x" | "riscv64" | "arm64" => links.push(("lib64", "usr/lib64")),
-        "i386" | "armhf" | "armel" => {}
-        _ => {}
-    }
-    for (link, target) in links {
-        let dir = TreePath::new(target).expect("static path");
+    for link in MERGED.iter().filter(|l| **l != "lib64" || has_lib64(arch)) {
+        let target = format!("usr/{link}");
+        let dir = TreePath::new(&target).expect("static path");
         tree.mkdir_p(&dir, &Meta::new(0o755)).expect("fresh tree");
         let entry = Entry::symlink(target).with_owner(generated());
         tree.insert(&TreePath::new(link).expect("static path"), entry).expect("fresh tree");

@@ -17,15 +17,20 @@ pub use cacerts::ca_certificates;
 pub use dpkg::{dpkg_database, InstalledPackage};
 pub use etc::{etc_basics, OsInfo};
 pub use extra::{extra_entries, ExtraError};
-pub use layout::{base_layout, merged_usr};
+pub use layout::{base_layout, merged_usr, usr_spelling};
 
 use std::sync::Arc;
 
 use microroot_tree::{Blob, Entry, Tree, TreeError, TreePath};
 
-/// Owner tag of files microroot generates itself.
+/// Owner tag of entries microroot generates itself.
+pub const GENERATED: &str = "microroot";
+/// Owner tag of entries the manifest adds (`files`, `dirs`, …).
+pub const FROM_MANIFEST: &str = "manifest";
+
+/// [`GENERATED`], as an entry's owner.
 pub fn generated() -> Arc<str> {
-    Arc::from("microroot")
+    Arc::from(GENERATED)
 }
 
 /// A generated file or directory that a package's content is in the way of.
