@@ -4,6 +4,8 @@
 //! output) and has every header field that could vary pinned: gzip gets no
 //! file name, mtime 0 and OS "unknown"; xz uses a CRC64 check; zstd always
 //! writes a checksum and never a content size or dictionary id.
+//! [`kernel_compressed_writer`] makes streams for the kernel's decoders
+//! instead (CRC32, bounded dictionary and window).
 
 use std::io::{self, Write};
 
@@ -46,6 +48,10 @@ impl Default for Compression {
 impl Compression {
     /// What `rootfs.tar.xz` uses: `xz -9e --x86`.
     pub const ROOTFS_XZ: Compression = Compression::Xz { level: 9, extreme: true, x86_bcj: true };
+
+    /// What an initramfs uses with [`kernel_compressed_writer`]:
+    /// `xz -9e --check=crc32 --lzma2=dict=1MiB`, no BCJ filter.
+    pub const INITRAMFS_XZ: Compression = Compression::Xz { level: 9, extreme: true, x86_bcj: false };
 
     /// The format's name, as in error messages.
     pub fn name(self) -> &'static str {
@@ -134,6 +140,57 @@ pub fn compressed_writer<W: Write>(w: W, compression: Compression) -> Result<Enc
             Encoder::Xz(XzEncoder::new_stream(w, xz_stream(preset, x86_bcj).map_err(setup)?))
         }
         Compression::Zstd { level } => Encoder::Zstd(zstd_encoder(w, level).map_err(setup)?),
+    })
+}
+
+/// Largest LZMA2 dictionary in a stream for the kernel: what the kernel's
+/// own build uses for an initramfs (`xz --check=crc32 --lzma2=dict=1MiB`).
+/// The kernel's decoder allocates the whole dictionary the stream header
+/// asks for, at boot, so `-9`'s 64 MiB would cost a small VM dearly.
+const KERNEL_XZ_DICT: u32 = 1 << 20;
+/// Largest zstd window for the kernel (`2^23` = 8 MiB): levels up to 19
+/// never exceed it, the `--ultra` levels would, and the kernel's decoder
+/// needs the whole window in memory.
+const KERNEL_ZSTD_WINDOW_LOG: u32 = 23;
+
+/// Wraps `w` in the encoder for `compression`, made for the Linux kernel's
+/// decompressors rather than the userspace tools, as an initramfs needs:
+///
+/// - xz gets a CRC32 check, because XZ Embedded, the kernel's decoder,
+///   verifies only CRC32 (or no check) and refuses the CRC64 that
+///   [`compressed_writer`] uses; and a dictionary of at most 1 MiB. The
+///   x86 BCJ filter is kept if asked for (x86 kernels decode it), but
+///   [`Compression::INITRAMFS_XZ`] leaves it off.
+/// - zstd is one frame with a window of at most 8 MiB and no
+///   long-distance matching.
+/// - gzip and uncompressed streams are as [`compressed_writer`] makes them.
+pub fn kernel_compressed_writer<W: Write>(w: W, compression: Compression) -> Result<Encoder<W>, Error> {
+    compression.check_level()?;
+    let setup = |source| Error::EncoderSetup { format: compression.name(), source };
+    Ok(match compression {
+        Compression::Xz { level, extreme, x86_bcj } => {
+            let preset = level | if extreme { PRESET_EXTREME } else { 0 };
+            let mut options = LzmaOptions::new_preset(preset).map_err(|e| setup(e.into()))?;
+            if level >= 1 {
+                // Presets 1–9 have dictionaries of 1 MiB or more; 0 has 256 KiB.
+                options.dict_size(KERNEL_XZ_DICT);
+            }
+            let mut filters = Filters::new();
+            if x86_bcj {
+                filters.x86();
+            }
+            filters.lzma2(&options);
+            let stream = Stream::new_stream_encoder(&filters, Check::Crc32).map_err(|e| setup(e.into()))?;
+            Encoder::Xz(XzEncoder::new_stream(w, stream))
+        }
+        Compression::Zstd { level } => {
+            let mut encoder = zstd_encoder(w, level).map_err(setup)?;
+            if level > 19 {
+                encoder.window_log(KERNEL_ZSTD_WINDOW_LOG).map_err(setup)?;
+            }
+            Encoder::Zstd(encoder)
+        }
+        Compression::None | Compression::Gzip { .. } => compressed_writer(w, compression)?,
     })
 }
 

@@ -5,6 +5,7 @@
 //! ```text
 //! &Tree ──TarWriter──▶ Encoder (none | gzip | xz | zstd) ──▶ write_atomic ──▶ rootfs.tar.xz
 //!                                                                 └─▶ Written { size, sha256 }
+//! &Tree ──CpioWriter──▶ kernel_compressed_writer ──▶ write_atomic ──▶ initramfs.cpio.xz
 //! ```
 //!
 //! - [`TarWriter`] serializes entries as POSIX ustar headers, adding a PAX
@@ -19,11 +20,17 @@
 //!   renames it into place only once everything was written and synced, so
 //!   no partial output is ever left behind. [`write_tarball`] combines all
 //!   three.
+//! - [`CpioWriter`] writes the newc cpio archives the kernel unpacks as an
+//!   initramfs; [`write_initramfs`] compresses one with
+//!   [`kernel_compressed_writer`], whose xz and zstd streams stay within
+//!   what the kernel's own decompressors accept. [`cpio::list`] reads and
+//!   writes the kernel's `gen_init_cpio` file lists.
 //!
 //! Nothing from the host (user names, umask, clock, locale, CPU count)
 //! reaches an output: the bytes depend only on the tree and the options.
 
 mod compress;
+pub mod cpio;
 mod output;
 mod tar;
 
@@ -32,8 +39,10 @@ use std::path::PathBuf;
 
 use microroot_tree::TreePath;
 
-pub use compress::{compressed_writer, Compression, Encoder};
-pub use output::{write_atomic, write_tarball, Written};
+pub use compress::{compressed_writer, kernel_compressed_writer, Compression, Encoder};
+pub use cpio::list::{parse_list, render_list, ListError, ListOptions};
+pub use cpio::{write_cpio, CpioWriter};
+pub use output::{write_atomic, write_initramfs, write_tarball, Written};
 pub use tar::{write_tree, Naming, TarWriter};
 
 /// Why writing an output failed.
@@ -51,6 +60,18 @@ pub enum Error {
     },
     #[error("cannot write the end-of-archive marker of the tar archive")]
     TarEnd(#[source] io::Error),
+    #[error("cannot write cpio entry `{path}`")]
+    CpioEntry {
+        path: TreePath,
+        #[source]
+        source: io::Error,
+    },
+    #[error("cannot write the trailer of the cpio archive")]
+    CpioEnd(#[source] io::Error),
+    #[error("`{path}` is {size} bytes, but a newc cpio archive holds files of at most 4 GiB - 1\nhint: keep large files out of the initramfs; put them on a disk image")]
+    CpioTooLarge { path: TreePath, size: u64 },
+    #[error("cannot list `{path}` for gen_init_cpio: {what} {reason}\nhint: the list format separates fields with whitespace; rename the entry")]
+    ListName { path: TreePath, what: &'static str, reason: &'static str },
     #[error("{format} level {level} is out of range: expected {range}")]
     Level { format: &'static str, level: i64, range: &'static str },
     #[error("cannot set up the {format} encoder")]

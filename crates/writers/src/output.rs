@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use microroot_tree::Tree;
 use sha2::{Digest, Sha256};
 
-use crate::{compressed_writer, Compression, Error, TarWriter};
+use crate::{compressed_writer, kernel_compressed_writer, Compression, CpioWriter, Error, TarWriter};
 
 /// A finished output file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,6 +77,19 @@ pub fn write_tarball(tree: &Tree, path: &Path, compression: Compression) -> Resu
         let mut tar = TarWriter::new(compressed_writer(out, compression)?);
         tar.append_tree(tree)?;
         tar.finish()?.finish()?;
+        Ok(())
+    })
+}
+
+/// Writes `tree` as a (compressed) newc cpio archive at `path`,
+/// atomically: an initramfs. The stream is made by
+/// [`kernel_compressed_writer`], so the kernel can unpack it whatever the
+/// compression.
+pub fn write_initramfs(tree: &Tree, path: &Path, compression: Compression) -> Result<Written, Error> {
+    write_atomic(path, |out| {
+        let mut cpio = CpioWriter::new(kernel_compressed_writer(out, compression)?);
+        cpio.append_tree(tree)?;
+        cpio.finish()?.finish()?;
         Ok(())
     })
 }
