@@ -46,6 +46,8 @@ pub enum Command {
     Init(InitArgs),
     /// Resolve the manifest and pin the result in microroot.lock beside it
     Lock(LockArgs),
+    /// Boot an image in QEMU: build the manifest's VM outputs, or boot given files
+    Run(RunArgs),
     /// Show what is in a rootfs archive and what takes the space
     Inspect(InspectArgs),
     /// Print shell completions
@@ -77,6 +79,65 @@ pub struct BuildArgs {
     /// Use only the cache; fail if anything is missing
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    microroot run examples/nginx.toml -p 8080:80     # then: curl http://127.0.0.1:8080/\n  \
+    microroot run --kernel out/dist/vmlinuz --initrd out/dist/initramfs.cpio.zst --disk out/dist/rootfs.ext4\n\n\
+    The app's exit status becomes microroot's. Ctrl-C or SIGTERM shut the guest down cleanly.")]
+pub struct RunArgs {
+    /// The manifest to build and boot (needs an ext4 or cpio output)
+    #[arg(conflicts_with_all = ["kernel"])]
+    pub manifest: Option<PathBuf>,
+    /// Where the build's outputs go
+    #[arg(long, short, default_value = "out/dist", value_name = "DIR")]
+    pub out: PathBuf,
+    /// Use the lockfile exactly (see `build --locked`)
+    #[arg(long)]
+    pub locked: bool,
+    /// Use only the cache
+    #[arg(long)]
+    pub offline: bool,
+    /// Boot this kernel instead of building a manifest
+    #[arg(long, value_name = "FILE")]
+    pub kernel: Option<PathBuf>,
+    /// Initramfs to boot with --kernel
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub initrd: Option<PathBuf>,
+    /// Root disk (raw ext4) to attach as /dev/vda with --kernel
+    #[arg(long, value_name = "FILE", requires = "kernel")]
+    pub disk: Option<PathBuf>,
+    /// Extra kernel command-line arguments
+    #[arg(long, value_name = "ARGS")]
+    pub append: Option<String>,
+    /// Forward a TCP port: HOST:GUEST, bound to 127.0.0.1 (repeatable)
+    #[arg(short = 'p', long = "publish", value_name = "HOST:GUEST", value_parser = parse_forward)]
+    pub publish: Vec<(u16, u16)>,
+    /// Guest memory in MiB (default: the manifest's vm.memory, else 256)
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<u32>,
+    /// Virtual CPUs (default: the manifest's vm.cpus, else 1)
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<u32>,
+    /// Stop the guest after this many seconds
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+    /// Accelerator: KVM when it works here, else TCG
+    #[arg(long, value_enum, default_value_t = AccelArg::Auto)]
+    pub accel: AccelArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AccelArg {
+    Auto,
+    Kvm,
+    Tcg,
+}
+
+fn parse_forward(s: &str) -> Result<(u16, u16), String> {
+    microroot_image::validate::parse_port_forward(s)
+        .ok_or_else(|| format!("`{s}` is not HOST:GUEST with ports 1-65535, e.g. 8080:80"))
 }
 
 #[derive(Debug, Args)]

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
-use args::{BuildArgs, Cli, Command, Global, InitArgs, LockArgs};
+use args::{AccelArg, BuildArgs, Cli, Command, Global, InitArgs, LockArgs, RunArgs};
 use microroot_image::manifest::{DEFAULT_EXCLUDES, DEFAULT_MANIFEST};
 use microroot_image::BuildOptions;
 
@@ -62,6 +62,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Build(args) => build(args, &cli.global),
         Command::Init(args) => init(args, cli.global.quiet),
         Command::Lock(args) => lock(args, &cli.global),
+        Command::Run(args) => run_vm(args, &cli.global),
         Command::Inspect(args) => {
             let report = microroot_image::inspect::inspect(&args.archive)?;
             print::inspection(&report, &args, cli.global.json)?;
@@ -111,6 +112,95 @@ fn build(args: BuildArgs, global: &Global) -> Result<ExitCode> {
     let report = result?;
     print::build_report(&report, started.elapsed(), global.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// `microroot run`: build (unless boot files are given), boot, and exit
+/// with the app's status.
+fn run_vm(args: RunArgs, global: &Global) -> Result<ExitCode> {
+    use microroot_image::boot::{cmdline, cmdline_for, QEMU_NET};
+    let stop = microroot_vm::Stop::new();
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, stop.flag()).context("cannot install signal handlers")?;
+    }
+    let mut forwards = args.publish.clone();
+    let (kernel, initrd, disk, cmd, memory, cpus) = match &args.kernel {
+        Some(kernel) => {
+            if args.initrd.is_none() && args.disk.is_none() {
+                bail!("--kernel needs --initrd, --disk or both\nhint: microroot build writes them into out/dist/");
+            }
+            let cmd = cmdline_for(args.disk.is_some(), &QEMU_NET, None);
+            (kernel.clone(), args.initrd.clone(), args.disk.clone(), cmd, 256, 1)
+        }
+        None => {
+            let manifest = args.manifest.clone().unwrap_or_else(|| PathBuf::from("microroot.toml"));
+            if !manifest.exists() {
+                bail!(
+                    "{} does not exist\nhint: name a manifest with an ext4 or cpio output, e.g. `microroot run examples/nginx.toml`",
+                    manifest.display()
+                );
+            }
+            let loaded = microroot_image::build::load(Some(&manifest), None)?;
+            let m = &loaded.manifest;
+            if !m.is_vm() {
+                bail!(
+                    "{}: nothing to boot: output.formats has no ext4 or cpio output\nhint: add formats = [\"ext4\", \"cpio.zst\"] under [output]",
+                    manifest.display()
+                );
+            }
+            let bars = Arc::new(progress::Bars::new(global.quiet || global.json));
+            let mut opts = options(global, Some(manifest.clone()), None, bars.clone())?;
+            opts.out_dir = args.out.clone();
+            opts.locked = args.locked;
+            opts.offline = args.offline;
+            let started = std::time::Instant::now();
+            let result = microroot_image::build(&opts);
+            bars.finish();
+            let report = result?;
+            let find =
+                |pred: &dyn Fn(&str) -> bool| report.outputs.iter().find(|o| pred(&o.format)).map(|o| o.path.clone());
+            let kernel = find(&|f| f == "vmlinuz").context("the build wrote no kernel (vmlinuz)")?;
+            let initrd = find(&|f| f.starts_with("cpio") && f != "cpio-list");
+            let disk = find(&|f| f == "ext4");
+            if !global.quiet {
+                eprintln!("built {} in {:.1}s; booting", report.image, started.elapsed().as_secs_f64());
+            }
+            forwards.extend(m.vm.ports.iter().filter_map(|p| microroot_image::validate::parse_port_forward(p)));
+            let mut cmd = cmdline(m, &QEMU_NET);
+            if disk.is_some() && initrd.is_none() {
+                // A kernel without the virtio modules built in cannot mount it.
+                tracing::warn!("booting rootfs.ext4 without an initramfs: the kernel must have virtio_blk built in");
+            }
+            cmd = cmd.trim().to_owned();
+            (kernel, initrd, disk, cmd, m.vm.memory, m.vm.cpus)
+        }
+    };
+    let cmdline = match args.append.as_deref() {
+        Some(extra) => format!("{cmd} {extra}"),
+        None => cmd,
+    };
+    let spec = microroot_vm::VmSpec {
+        kernel,
+        initrd,
+        disk,
+        cmdline,
+        memory_mib: args.memory.unwrap_or(memory),
+        cpus: args.cpus.unwrap_or(cpus),
+        forwards,
+        timeout: args.timeout.map(std::time::Duration::from_secs),
+        accel: match args.accel {
+            AccelArg::Auto => microroot_vm::Accel::Auto,
+            AccelArg::Kvm => microroot_vm::Accel::Kvm,
+            AccelArg::Tcg => microroot_vm::Accel::Tcg,
+        },
+        qemu: std::env::var_os("MICROROOT_QEMU").map(PathBuf::from),
+        forward_stdin: true,
+    };
+    let console: Arc<std::sync::Mutex<dyn Write + Send>> = Arc::new(std::sync::Mutex::new(std::io::stdout()));
+    let outcome = microroot_vm::run(&spec, console, &stop)?;
+    if let (Some(reason), false) = (&outcome.kvm_fallback, global.quiet) {
+        eprintln!("note: KVM does not work here ({reason}); the guest ran under TCG");
+    }
+    Ok(ExitCode::from(u8::try_from(outcome.status).unwrap_or(255)))
 }
 
 fn init(args: InitArgs, quiet: bool) -> Result<ExitCode> {

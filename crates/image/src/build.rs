@@ -102,9 +102,19 @@ pub fn fetch_packages(
     fetcher: &Fetcher,
     progress: &dyn Progress,
 ) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
-    let mut packages = lock.packages.clone();
+    progress.phase("fetch", &format!("{} packages", lock.packages.len()));
+    fetch_debs(&lock.packages, mirrors, fetcher, progress)
+}
+
+/// Fetches .debs (verified, in parallel), sorted by name.
+fn fetch_debs(
+    packages: &[LockedPackage],
+    mirrors: &[String],
+    fetcher: &Fetcher,
+    _progress: &dyn Progress,
+) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
+    let mut packages = packages.to_vec();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
-    progress.phase("fetch", &format!("{} packages", packages.len()));
     let downloads: Vec<Download> = packages
         .iter()
         .map(|p| {
@@ -200,7 +210,17 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         Ok((lock, tree))
     })?;
     let epoch = epoch(&loaded.manifest, opts, &lock);
-    let outputs = crate::outputs::write_all(&tree, &loaded.manifest, &opts.out_dir, opts.progress.as_ref())?;
+    let mut tree = tree;
+    let boot = boot_parts(&loaded, opts, &fetcher, &lock, &mut tree)?;
+    stamp(&mut tree, epoch);
+    let outputs = crate::outputs::write_all(
+        &tree,
+        &loaded.manifest,
+        &opts.out_dir,
+        opts.progress.as_ref(),
+        boot.as_ref(),
+        epoch,
+    )?;
     let versions: BTreeMap<String, String> =
         lock.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
     Ok(BuildReport {
@@ -214,6 +234,29 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         content_bytes: tree.content_size(),
         outputs,
     })
+}
+
+/// PID 1, the kernel and its modules for VM outputs (see [`crate::boot`]).
+fn boot_parts(
+    loaded: &Loaded,
+    opts: &BuildOptions,
+    fetcher: &Fetcher,
+    lock: &Lockfile,
+    tree: &mut Tree,
+) -> Result<Option<crate::boot::BootArtifacts>, BuildError> {
+    let m = &loaded.manifest;
+    let kernel_deb = match (m.kernel_package(), &lock.kernel) {
+        (Some(_), Some(kernel)) => {
+            opts.progress.phase("kernel", &format!("{} {}", kernel.name, kernel.version));
+            let mirrors = source::mirrors(m)?;
+            let mut fetched = fetch_debs(std::slice::from_ref(kernel), &mirrors, fetcher, opts.progress.as_ref())?;
+            Some(fetched.remove(0))
+        }
+        (Some(_), None) => return Err(crate::boot::PrepareError::NoLockedKernel.into()),
+        (None, _) => None,
+    };
+    let deb = kernel_deb.as_ref().map(|(p, path)| (p.name.as_str(), path.as_path()));
+    Ok(crate::boot::prepare(tree, m, &loaded.base_dir, deb)?)
 }
 
 /// The plan [`plan`] will most likely return, when it has to resolve (no

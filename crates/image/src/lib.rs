@@ -11,6 +11,7 @@
 //! Progress is reported through [`Progress`]; nothing here prints.
 
 pub mod assemble;
+pub mod boot;
 pub mod build;
 pub mod customize;
 pub mod inspect;
@@ -70,4 +71,8 @@ pub enum BuildError {
     Write(#[from] microroot_writers::Error),
     #[error("cannot write output {path}: {source}")]
     Output { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {source}")]
+    Ext4 { path: PathBuf, source: microroot_ext4::Error },
+    #[error(transparent)]
+    Boot(#[from] boot::PrepareError),
 }

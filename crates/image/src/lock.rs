@@ -20,6 +20,9 @@ pub struct Lockfile {
     pub source: LockedSource,
     #[serde(rename = "package", default)]
     pub packages: Vec<LockedPackage>,
+    /// The kernel package of VM outputs (not part of the image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<LockedPackage>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -67,6 +70,10 @@ pub fn inputs_fingerprint(m: &Manifest) -> String {
     for part in [&m.source.suite, &m.image.arch, &m.source.components.join(","), &packages.join(",")] {
         h.update(part.as_bytes());
         h.update([0]);
+    }
+    if let Some(kernel) = m.kernel_package() {
+        h.update(b"kernel\0");
+        h.update(kernel.as_bytes());
     }
     hex::encode(&h.finalize()[..16])
 }
@@ -147,6 +154,7 @@ mod tests {
                 size: 484_988,
                 sha256: "00".repeat(32),
             }],
+            kernel: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("microroot.lock");

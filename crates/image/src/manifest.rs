@@ -69,6 +69,12 @@ pub struct Manifest {
     #[serde(default)]
     pub config: Config,
     #[serde(default)]
+    pub kernel: Kernel,
+    #[serde(default)]
+    pub init: Init,
+    #[serde(default)]
+    pub vm: Vm,
+    #[serde(default)]
     pub output: Output,
 }
 
@@ -239,16 +245,146 @@ pub struct Config {
     pub user: Option<String>,
 }
 
+/// The kernel of VM outputs: a Debian package or a local bzImage.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Kernel {
+    /// A `linux-image-*` package (a metapackage is followed to the image
+    /// package it depends on). Default for VM outputs:
+    /// [`DEFAULT_KERNEL_PACKAGE`].
+    pub package: Option<String>,
+    /// A local bzImage instead of a package (relative to the manifest); it
+    /// brings no modules, so its drivers must be built in.
+    pub path: Option<PathBuf>,
+    /// Modules to load besides the ones every microVM needs.
+    #[serde(default)]
+    pub modules: Vec<String>,
+    /// Extra kernel command-line arguments.
+    pub cmdline: Option<String>,
+}
+
+/// The Debian kernel VM outputs use unless `[kernel]` says otherwise.
+pub const DEFAULT_KERNEL_PACKAGE: &str = "linux-image-cloud-amd64";
+
+/// What runs as PID 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitMode {
+    /// microroot-init runs the entrypoint (default for VM outputs).
+    Microroot,
+    /// BusyBox init with a generated /etc/inittab.
+    Busybox,
+    /// The manifest's `script` as /sbin/init.
+    Script,
+    /// Nothing is added; the image brings its own.
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Init {
+    /// Default: `microroot` for VM outputs, else `none`.
+    pub mode: Option<InitMode>,
+    /// For `mode = "script"`: a host file (relative to the manifest).
+    pub script: Option<PathBuf>,
+    /// Seconds the other processes get between SIGTERM and SIGKILL once
+    /// the app has exited.
+    pub stop_timeout: Option<u32>,
+}
+
+/// How `microroot run` and the Firecracker config start the VM.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vm {
+    /// Guest memory in MiB.
+    #[serde(default = "default_memory")]
+    pub memory: u32,
+    #[serde(default = "default_cpus")]
+    pub cpus: u32,
+    /// Port forwards `"HOST:GUEST"` (TCP, bound to 127.0.0.1).
+    #[serde(default)]
+    pub ports: Vec<String>,
+}
+
+impl Default for Vm {
+    fn default() -> Self {
+        Vm { memory: default_memory(), cpus: default_cpus(), ports: vec![] }
+    }
+}
+
+fn default_memory() -> u32 {
+    256
+}
+fn default_cpus() -> u32 {
+    1
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Output {
     #[serde(default = "default_formats")]
     pub formats: Vec<String>,
+    /// `rootfs.ext4` size: `"auto"` (content plus headroom) or a size such
+    /// as `"256M"`, `"1G"` or a byte count.
+    #[serde(default = "default_ext4_size")]
+    pub ext4_size: String,
+    /// Give `rootfs.ext4` a journal.
+    #[serde(default)]
+    pub ext4_journal: bool,
+    /// `stage1` (init and modules, mounting `rootfs.ext4`) or `full` (the
+    /// whole image). Default: `stage1` when `ext4` is also built.
+    pub initramfs: Option<InitramfsKind>,
 }
 
 impl Default for Output {
     fn default() -> Self {
-        Output { formats: default_formats() }
+        Output { formats: default_formats(), ext4_size: default_ext4_size(), ext4_journal: false, initramfs: None }
+    }
+}
+
+fn default_ext4_size() -> String {
+    "auto".into()
+}
+
+/// What the initramfs holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InitramfsKind {
+    Stage1,
+    Full,
+}
+
+impl Manifest {
+    /// Whether any output boots: an ext4 image or an initramfs.
+    pub fn is_vm(&self) -> bool {
+        self.output.formats.iter().any(|f| f == "ext4" || f.starts_with("cpio"))
+    }
+
+    /// The effective init mode.
+    pub fn init_mode(&self) -> InitMode {
+        self.init.mode.unwrap_or(if self.is_vm() { InitMode::Microroot } else { InitMode::None })
+    }
+
+    /// The effective initramfs content, if an initramfs is built.
+    pub fn initramfs_kind(&self) -> Option<InitramfsKind> {
+        let has_cpio = self.output.formats.iter().any(|f| f.starts_with("cpio"));
+        let has_ext4 = self.output.formats.iter().any(|f| f == "ext4");
+        has_cpio.then(|| {
+            self.output.initramfs.unwrap_or(if has_ext4 { InitramfsKind::Stage1 } else { InitramfsKind::Full })
+        })
+    }
+
+    /// The kernel package VM outputs use, if the kernel comes from a package.
+    pub fn kernel_package(&self) -> Option<&str> {
+        if !self.is_vm() || self.kernel.path.is_some() {
+            return None;
+        }
+        Some(self.kernel.package.as_deref().unwrap_or(DEFAULT_KERNEL_PACKAGE))
+    }
+
+    /// The command the init runs: entrypoint followed by cmd.
+    pub fn argv(&self) -> Vec<String> {
+        self.config.entrypoint.iter().chain(&self.config.cmd).cloned().collect()
     }
 }
 

@@ -160,8 +160,9 @@ pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<
         let text = fetch_index(suite, component, &manifest.image.arch, fetcher)?;
         texts.push((format!("{}/{component}", suite.name), text));
     }
-    let packages = crate::solve::solve(&texts, &manifest.image.arch, &manifest.packages.include)?;
-    let lock = Lockfile { version: LOCK_VERSION, inputs, source: locked_source(suite), packages };
+    let (packages, kernel) =
+        crate::solve::solve(&texts, &manifest.image.arch, &manifest.packages.include, manifest.kernel_package())?;
+    let lock = Lockfile { version: LOCK_VERSION, inputs, source: locked_source(suite), packages, kernel };
     if std::fs::create_dir_all(plan_path.parent().expect("has parent")).is_ok() {
         let _ = lock.write(&plan_path);
     }

@@ -8,7 +8,8 @@ use crate::manifest::{Manifest, ManifestError, Owner};
 pub const ARCHES: &[&str] = &["amd64", "arm64", "armel", "armhf", "i386", "ppc64el", "riscv64", "s390x"];
 
 /// Output formats `[output] formats` accepts.
-pub const FORMATS: &[&str] = &["tar", "tar.gz", "tar.xz", "tar.zst"];
+pub const FORMATS: &[&str] =
+    &["tar", "tar.gz", "tar.xz", "tar.zst", "ext4", "cpio", "cpio.gz", "cpio.xz", "cpio.zst", "cpio-list"];
 
 pub(crate) fn validate(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
     let bad =
@@ -99,7 +100,109 @@ pub(crate) fn validate(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
             ));
         }
     }
+    check_boot(m, path)?;
     check_accounts(m, path)
+}
+
+fn check_boot(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
+    use crate::manifest::InitMode;
+    let bad =
+        |message: String, hint: &str| ManifestError::Invalid { path: path.to_owned(), message, hint: hint.to_owned() };
+    if m.kernel.package.is_some() && m.kernel.path.is_some() {
+        return Err(bad(
+            "kernel: both `package` and `path` are set".into(),
+            "use package = \"linux-image-cloud-amd64\" for a Debian kernel or path = \"bzImage\" for a local one",
+        ));
+    }
+    if let Some(p) = m.kernel.package.as_deref().filter(|p| !p.starts_with("linux-image-")) {
+        return Err(bad(
+            format!("kernel.package: `{p}` is not a linux-image package"),
+            "name a Debian kernel such as linux-image-cloud-amd64 or linux-image-amd64",
+        ));
+    }
+    if let Some(m) = m.kernel.modules.iter().find(|n| n.is_empty() || n.contains(['/', ' '])) {
+        return Err(bad(format!("kernel.modules: `{m}` is not a module name"), "write module names such as \"vsock\""));
+    }
+    if m.argv().iter().any(|a| a.contains('\0'))
+        || m.config.env.iter().any(|(k, v)| k.contains(['=', '\0']) || v.contains('\0'))
+    {
+        return Err(bad(
+            "config: an entrypoint/cmd argument or env value contains a NUL byte, or an env name contains '='".into(),
+            "remove it",
+        ));
+    }
+    match (m.init.mode, &m.init.script) {
+        (Some(InitMode::Script), None) => {
+            return Err(bad(
+                "init: mode `script` needs `script`".into(),
+                "script = \"init.sh\" names the host file to install as /sbin/init",
+            ))
+        }
+        (Some(mode), Some(_)) if mode != InitMode::Script => {
+            return Err(bad(
+                "init: `script` is only used with mode = \"script\"".into(),
+                "set mode = \"script\" or drop script",
+            ))
+        }
+        _ => {}
+    }
+    if m.output.initramfs.is_some() && !m.output.formats.iter().any(|f| f.starts_with("cpio")) {
+        return Err(bad(
+            "output.initramfs is set but no cpio format is built".into(),
+            "add \"cpio.zst\" (or cpio, cpio.gz, cpio.xz) to output.formats",
+        ));
+    }
+    if m.output.initramfs == Some(crate::manifest::InitramfsKind::Stage1)
+        && !m.output.formats.iter().any(|f| f == "ext4")
+    {
+        return Err(bad(
+            "output.initramfs: a `stage1` initramfs needs the `ext4` root it mounts".into(),
+            "add \"ext4\" to output.formats, or set initramfs = \"full\"",
+        ));
+    }
+    if m.output.ext4_size != "auto" && parse_size(&m.output.ext4_size).is_none() {
+        return Err(bad(
+            format!("output.ext4_size: `{}` is not a size", m.output.ext4_size),
+            "write \"auto\" or a size such as \"256M\", \"1G\" or a number of bytes",
+        ));
+    }
+    for p in &m.vm.ports {
+        if parse_port_forward(p).is_none() {
+            return Err(bad(format!("vm.ports: `{p}` is not HOST:GUEST"), "write forwards as \"8080:80\""));
+        }
+    }
+    if m.vm.memory < 32 || m.vm.cpus == 0 || m.vm.cpus > 64 {
+        return Err(bad(
+            format!("vm: memory {} MiB / cpus {} out of range", m.vm.memory, m.vm.cpus),
+            "memory is at least 32 (MiB), cpus 1 to 64",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `"256M"`, `"1G"`, `"4096K"` or a plain byte count.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => s.split_at(i),
+        None => (s, ""),
+    };
+    let factor: u64 = match unit.trim_end_matches(['i', 'B']) {
+        "" => 1,
+        "K" | "k" => 1 << 10,
+        "M" | "m" => 1 << 20,
+        "G" | "g" => 1 << 30,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(factor).filter(|n| *n > 0)
+}
+
+/// Parses a `"HOST:GUEST"` TCP port forward.
+pub fn parse_port_forward(s: &str) -> Option<(u16, u16)> {
+    let (host, guest) = s.split_once(':')?;
+    let host: u16 = host.parse().ok()?;
+    let guest: u16 = guest.parse().ok()?;
+    (host != 0 && guest != 0).then_some((host, guest))
 }
 
 fn check_abs(p: &str, table: &str, path: &Path) -> Result<(), ManifestError> {

@@ -61,6 +61,12 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
+/// Whether the tree's BusyBox has the applet `name`.
+pub fn has_applet(tree: &Tree, name: &str) -> bool {
+    let bin = TreePath::new(BUSYBOX).expect("static path");
+    tree.file(&bin).and_then(|b| applets(b.bytes())).is_some_and(|a| a.iter().any(|(n, _)| n == name))
+}
+
 /// Adds a symlink for every applet that does not collide with a file a
 /// package installed. Returns how many links were made.
 pub fn link_applets(tree: &mut Tree) -> usize {

@@ -79,8 +79,8 @@ prop_compose! {
         defaults in any::<bool>(), excludes in prop::collection::vec(abs_path(), 0..3),
         files in prop::collection::vec((abs_path(), ".{0,20}", 0u32..0o7777), 0..3),
         links in prop::collection::vec((abs_path(), ".{1,20}"), 0..3),
-        env in prop::collection::btree_map("[A-Z_]{1,8}", ".{0,16}", 0..3),
-        cmd in prop::collection::vec(".{1,10}", 0..3),
+        env in prop::collection::btree_map("[A-Z_]{1,8}", "[^\u{0}]{0,16}", 0..3),
+        cmd in prop::collection::vec("[^\u{0}]{1,10}", 0..3),
     ) -> Manifest {
         let mut m = Manifest::default_base();
         m.image = Image { name, arch: "arm64".into(), hostname, epoch };
