@@ -158,7 +158,10 @@ fn run_vm(args: RunArgs, global: &Global) -> Result<ExitCode> {
             let report = result?;
             let find =
                 |pred: &dyn Fn(&str) -> bool| report.outputs.iter().find(|o| pred(&o.format)).map(|o| o.path.clone());
-            let kernel = find(&|f| f == "vmlinuz").context("the build wrote no kernel (vmlinuz)")?;
+            // The ELF kernel boots through PVH without decompressing itself.
+            let kernel = find(&|f| f == "vmlinux")
+                .or_else(|| find(&|f| f == "vmlinuz"))
+                .context("the build wrote no kernel (vmlinux, vmlinuz)")?;
             let initrd = find(&|f| f.starts_with("cpio") && f != "cpio-list");
             let disk = find(&|f| f == "ext4");
             if !global.quiet {

@@ -384,3 +384,44 @@ formats = ["cpio.gz"]
     assert_eq!(code, 5, "console:\n{console}");
     assert!(console.contains("script init as pid 1"), "console:\n{console}");
 }
+
+#[test]
+fn a_gen_init_cpio_list_describes_the_same_initramfs() {
+    let dir = TestDir::new();
+    let manifest = dir.write(
+        "m.toml",
+        r#"
+[packages]
+include = ["busybox", "libc6"]
+[output]
+formats = ["cpio", "cpio-list"]
+"#,
+    );
+    dir.microroot()
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .arg("-q")
+        .arg("build")
+        .arg(&manifest)
+        .args(["-o", "out"])
+        .stdout();
+    let listing =
+        run_ok(tool("cpio", "cpio").args(["-t", "--quiet", "-F", "out/initramfs.cpio"]).current_dir(dir.path()));
+    let mut in_cpio: Vec<String> = String::from_utf8(listing.stdout).unwrap().lines().map(str::to_owned).collect();
+    in_cpio.sort();
+    let list = std::fs::read_to_string(dir.join("out/initramfs.list")).unwrap();
+    let mut in_list = Vec::new();
+    for line in list.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        in_list.push(fields[1].trim_start_matches('/').to_owned());
+        if fields[0] == "file" {
+            // Locations are relative to the out dir and hold the content.
+            let location = dir.join("out").join(fields[2]);
+            assert!(location.is_file(), "{line}: {} is missing", location.display());
+            in_list.extend(fields[6..].iter().map(|l| l.trim_start_matches('/').to_owned()));
+        }
+    }
+    in_list.sort();
+    assert_eq!(in_list, in_cpio, "initramfs.list and initramfs.cpio differ");
+    assert!(in_list.iter().any(|n| n == "init"), "/init is in the full initramfs");
+}

@@ -445,21 +445,22 @@ pub enum PrepareError {
     NoLockedKernel,
 }
 
-/// Makes the tree bootable and gathers the kernel parts: reads the kernel
-/// (package .deb or local file), resolves the modules, installs PID 1 and
-/// its config, and builds the stage-1 tree when the layout has one.
-pub fn prepare(
-    tree: &mut Tree,
+/// A kernel read and unpacked, ready for [`prepare`].
+pub struct KernelInput {
+    /// The package it came from; `None` for a local bzImage.
+    pub package: Option<String>,
+    pub kernel: microroot_kernel::Kernel,
+    pub vmlinux: Vec<u8>,
+}
+
+/// Reads the VM kernel: the local `[kernel] path`, or the verified kernel
+/// .deb. `None` when the manifest builds no VM outputs.
+pub fn load_kernel(
     m: &Manifest,
     base_dir: &Path,
     kernel_deb: Option<(&str, &Path)>,
-) -> Result<Option<BootArtifacts>, PrepareError> {
-    let init_binary = || -> Result<&'static [u8], BootError> {
-        microroot_init_blob::binary()
-            .ok_or(BootError::InitArch { built: microroot_init_blob::TARGET_ARCH, arch: "this host".into() })
-    };
+) -> Result<Option<KernelInput>, PrepareError> {
     if !m.is_vm() {
-        install_init(tree, m, base_dir, &[], init_binary, write_init_config)?;
         return Ok(None);
     }
     let (kernel, package) = match (&m.kernel.path, kernel_deb) {
@@ -479,8 +480,28 @@ pub fn prepare(
         (None, None) => return Err(PrepareError::NoLockedKernel),
     };
     let label = package.clone().unwrap_or_else(|| "image".into());
+    let vmlinux = kernel.vmlinux().map_err(|source| PrepareError::Kernel { package: label, source })?;
+    Ok(Some(KernelInput { package, kernel, vmlinux }))
+}
+
+/// Makes the tree bootable: resolves the kernel's modules, installs PID 1
+/// and its config, and builds the stage-1 tree when the layout has one.
+pub fn prepare(
+    tree: &mut Tree,
+    m: &Manifest,
+    base_dir: &Path,
+    kernel: Option<KernelInput>,
+) -> Result<Option<BootArtifacts>, PrepareError> {
+    let init_binary = || -> Result<&'static [u8], BootError> {
+        microroot_init_blob::binary()
+            .ok_or(BootError::InitArch { built: microroot_init_blob::TARGET_ARCH, arch: "this host".into() })
+    };
+    let Some(KernelInput { package, kernel, vmlinux }) = kernel.filter(|_| m.is_vm()) else {
+        install_init(tree, m, base_dir, &[], init_binary, write_init_config)?;
+        return Ok(None);
+    };
+    let label = package.clone().unwrap_or_else(|| "image".into());
     let kerr = |source| PrepareError::Kernel { package: label.clone(), source };
-    let vmlinux = kernel.vmlinux().map_err(kerr)?;
     let set = if package.is_some() {
         let mut wanted: Vec<&str> = microroot_kernel::VM_MODULES.to_vec();
         wanted.extend(m.kernel.modules.iter().map(String::as_str));

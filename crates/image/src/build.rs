@@ -187,7 +187,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     // The guess below works from the cache only: nothing is downloaded for
     // a plan that has not been verified yet.
     let offline = Fetcher::new(fetcher.cache().clone(), FetchOptions { offline: true, ..FetchOptions::default() });
-    let (lock, tree) = std::thread::scope(|scope| -> Result<_, BuildError> {
+    let (lock, tree, kernel) = std::thread::scope(|scope| -> Result<_, BuildError> {
         // While the suite's InRelease is fetched and verified, unpack the
         // plan cached for the one verified last time. The suite rarely
         // changes between builds, and the work is kept only when the
@@ -200,18 +200,28 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             })
         });
         let lock = plan(&loaded, opts, &fetcher)?;
+        // The kernel (fetch, unpack, vmlinux) is independent of the tree.
+        let kernel = {
+            let (loaded, fetcher, lock) = (&loaded, &fetcher, lock.clone());
+            scope.spawn(move || kernel_input(loaded, opts, fetcher, &lock))
+        };
+        let join_kernel = |handle: std::thread::ScopedJoinHandle<'_, _>| -> Result<_, BuildError> {
+            handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        };
         if let Some(Ok((guess, Ok(tree)))) = guess.map(|handle| handle.join()) {
             if guess == lock {
-                return Ok((lock, tree));
+                let kernel = join_kernel(kernel)?;
+                return Ok((lock, tree, kernel));
             }
             tracing::debug!("the suite changed since the last build; unpacking again");
         }
         let tree = prepare(&loaded, opts, &fetcher, &lock)?;
-        Ok((lock, tree))
+        let kernel = join_kernel(kernel)?;
+        Ok((lock, tree, kernel))
     })?;
     let epoch = epoch(&loaded.manifest, opts, &lock);
     let mut tree = tree;
-    let boot = boot_parts(&loaded, opts, &fetcher, &lock, &mut tree)?;
+    let boot = crate::boot::prepare(&mut tree, &loaded.manifest, &loaded.base_dir, kernel)?;
     stamp(&mut tree, epoch);
     let outputs = crate::outputs::write_all(
         &tree,
@@ -236,14 +246,13 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     })
 }
 
-/// PID 1, the kernel and its modules for VM outputs (see [`crate::boot`]).
-fn boot_parts(
+/// The VM kernel: fetched (verified like every .deb) and unpacked.
+fn kernel_input(
     loaded: &Loaded,
     opts: &BuildOptions,
     fetcher: &Fetcher,
     lock: &Lockfile,
-    tree: &mut Tree,
-) -> Result<Option<crate::boot::BootArtifacts>, BuildError> {
+) -> Result<Option<crate::boot::KernelInput>, BuildError> {
     let m = &loaded.manifest;
     let kernel_deb = match (m.kernel_package(), &lock.kernel) {
         (Some(_), Some(kernel)) => {
@@ -256,7 +265,7 @@ fn boot_parts(
         (None, _) => None,
     };
     let deb = kernel_deb.as_ref().map(|(p, path)| (p.name.as_str(), path.as_path()));
-    Ok(crate::boot::prepare(tree, m, &loaded.base_dir, deb)?)
+    Ok(crate::boot::load_kernel(m, &loaded.base_dir, deb)?)
 }
 
 /// The plan [`plan`] will most likely return, when it has to resolve (no

@@ -113,7 +113,7 @@ fn write_staged(
             let compression = match format.strip_prefix("cpio") {
                 Some(".gz") => Compression::Gzip { level: 9 },
                 Some(".xz") => Compression::INITRAMFS_XZ,
-                Some(".zst") => Compression::Zstd { level: 19 },
+                Some(".zst") => Compression::Zstd { level: 12 },
                 _ => Compression::None,
             };
             progress.phase("write", &name);
