@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# bench/run.sh [--record] — every benchmark: size, cold build, warm build.
+# bench/run.sh [--record] — every benchmark: size, cold build, warm build, nginx microVM.
 #
-# Builds the release binary once, then runs bench/size.sh, bench/cold.sh and
-# bench/warm.sh with the same argument. With --record each rewrites its own
+# Builds the release binary once, then runs bench/size.sh, bench/cold.sh,
+# bench/warm.sh and bench/boot.sh with the same argument. With --record each rewrites its own
 # section of BENCHMARKS.md. Exits non-zero only on errors; a missed target
 # is printed as MISSED. Knobs: see bench/lib.sh.
 set -euo pipefail
@@ -18,14 +18,14 @@ export BENCH_NO_BUILD=1
 BENCH_REV=$(git -C "$here/.." describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
 export BENCH_REV
 status=0
-for s in size cold warm; do
+for s in size cold warm boot; do
   echo >&2
   echo "==== bench/$s.sh" >&2
   "$here/$s.sh" "$@" | tee "${TMPDIR:-/tmp}/microroot-bench-$s.$$.md" || status=1
 done
 echo
 echo "==== summary"
-for s in size cold warm; do
+for s in size cold warm boot; do
   f="${TMPDIR:-/tmp}/microroot-bench-$s.$$.md"
   [[ -f "$f" ]] && grep -m1 '^## ' "$f" | sed 's/^## /- /'
   rm -f "$f"

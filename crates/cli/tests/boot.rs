@@ -393,6 +393,8 @@ fn a_gen_init_cpio_list_describes_the_same_initramfs() {
         r#"
 [packages]
 include = ["busybox", "libc6"]
+[config]
+cmd = ["/bin/sh"]
 [output]
 formats = ["cpio", "cpio-list"]
 "#,
@@ -424,4 +426,50 @@ formats = ["cpio", "cpio-list"]
     in_list.sort();
     assert_eq!(in_list, in_cpio, "initramfs.list and initramfs.cpio differ");
     assert!(in_list.iter().any(|n| n == "init"), "/init is in the full initramfs");
+}
+
+#[test]
+fn a_gen_init_cpio_list_in_the_manifest_adds_its_entries() {
+    let dir = TestDir::new();
+    dir.write("app/hello.sh", "#!/bin/sh\necho hello\n");
+    dir.write(
+        "extra.list",
+        "# a gen_init_cpio list\n\
+         dir /srv 0750 1000 1000\n\
+         file /srv/hello.sh app/hello.sh 0755 1000 1000 /srv/hi.sh\n\
+         slink /usr/local/bin/hello /srv/hello.sh 0777 0 0\n\
+         nod /dev/kmsg 0644 0 0 c 1 11\n\
+         pipe /run/fifo 0600 0 0\n",
+    );
+    let manifest = dir.write(
+        "m.toml",
+        "file_lists = [\"extra.list\"]\n[packages]\ninclude = [\"busybox\", \"libc6\"]\n[output]\nformats = [\"tar\"]\n",
+    );
+    dir.microroot()
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .arg("-q")
+        .arg("build")
+        .arg(&manifest)
+        .args(["-o", "out"])
+        .stdout();
+    let listing = common::tar_list_verbose(&dir.join("out/rootfs.tar")).join("\n");
+    for (mode, owner, name) in [
+        ("drwxr-x---", "1000/1000", "srv/"),
+        ("-rwxr-xr-x", "1000/1000", "srv/hello.sh"),
+        ("lrwxrwxrwx", "0/0", "usr/local/bin/hello -> /srv/hello.sh"),
+        ("crw-r--r--", "0/0", "dev/kmsg"),
+        ("prw-------", "0/0", "run/fifo"),
+    ] {
+        assert!(
+            listing.lines().any(|l| l.starts_with(mode) && l.contains(owner) && l.ends_with(name)),
+            "no {mode} {owner} {name} in:\n{listing}"
+        );
+    }
+    assert!(listing.contains("srv/hi.sh link to srv/hello.sh"), "{listing}");
+
+    dir.write("extra.list", "dir /srv 0750 1000 1000\nfiel /x y 0644 0 0\n");
+    let err =
+        dir.microroot().arg("--cache-dir").arg(shared_cache()).arg("build").arg(&manifest).args(["-o", "out2"]).fails();
+    assert!(err.contains("extra.list:2:1"), "{err}");
 }

@@ -62,6 +62,11 @@ pub struct Manifest {
     pub symlinks: Vec<SymlinkSpec>,
     #[serde(default)]
     pub devices: Vec<DeviceSpec>,
+    /// gen_init_cpio file lists (`file`, `dir`, `nod`, `slink`, `pipe`,
+    /// `sock` lines) whose entries are added to the image, relative to the
+    /// manifest's directory.
+    #[serde(default)]
+    pub file_lists: Vec<PathBuf>,
     #[serde(default)]
     pub users: Vec<UserSpec>,
     #[serde(default)]

@@ -12,6 +12,10 @@ pub enum ExtraError {
     Source { path: String, host: PathBuf, source: std::io::Error },
     #[error("{table}: cannot add `{path}`: {source}")]
     Tree { table: &'static str, path: String, source: TreeError },
+    #[error("file_lists: cannot read {host}: {source}\nhint: paths in `file_lists` are relative to the manifest's directory")]
+    ListRead { host: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    List(#[from] microroot_writers::ListError),
 }
 
 fn meta(owner: &Owner, default_mode: u32) -> Meta {
@@ -56,6 +60,26 @@ pub fn extra_entries(tree: &mut Tree, manifest: &Manifest, base: &Path) -> Resul
             _ => Kind::Fifo,
         };
         add(tree, "devices", &d.path, Entry::new(meta(&d.owner, 0o600), kind))?;
+    }
+    for list in &manifest.file_lists {
+        let host = base.join(list);
+        let text =
+            std::fs::read_to_string(&host).map_err(|source| ExtraError::ListRead { host: host.clone(), source })?;
+        let opts = microroot_writers::ListOptions {
+            file_name: list.display().to_string(),
+            base_dir: host.parent().map(Path::to_owned).unwrap_or_default(),
+            mtime: 0,
+            env: None,
+        };
+        let entries = microroot_writers::parse_list(&text, &opts)?;
+        for (path, entry) in entries.iter().filter(|(p, _)| !p.is_root()) {
+            let existing_dir = tree.get(path).is_some_and(|e| e.is_dir());
+            match (&entry.kind, existing_dir) {
+                // A `dir` line over an existing directory sets its owner and mode.
+                (Kind::Dir, true) => tree.get_mut(path).expect("checked").meta = entry.meta.clone(),
+                _ => add(tree, "file_lists", &format!("/{}", path.as_str()), entry.clone())?,
+            }
+        }
     }
     Ok(())
 }
