@@ -165,7 +165,8 @@ fn run_vm(args: RunArgs, global: &Global) -> Result<ExitCode> {
             let initrd = find(&|f| f.starts_with("cpio") && f != "cpio-list");
             let disk = find(&|f| f == "ext4");
             if !global.quiet {
-                eprintln!("built {} in {:.1}s; booting", report.image, started.elapsed().as_secs_f64());
+                let what = if report.up_to_date { "up to date" } else { "built" };
+                eprintln!("{} {what} in {:.1}s; booting", report.image, started.elapsed().as_secs_f64());
             }
             forwards.extend(m.vm.ports.iter().filter_map(|p| microroot_image::validate::parse_port_forward(p)));
             let mut cmd = cmdline(m, &QEMU_NET);

@@ -27,7 +27,15 @@ pub fn build_report(r: &BuildReport, elapsed: Duration, json: bool) -> Result<()
     for o in &r.outputs {
         writeln!(out, "{}  {}  sha256:{}", o.path.display(), human(o.bytes), o.sha256)?;
     }
-    writeln!(out, "built in {:.1}s", elapsed.as_secs_f64())?;
+    if r.up_to_date {
+        writeln!(
+            out,
+            "up to date ({:.1}s): same manifest, plan and inputs as the outputs above",
+            elapsed.as_secs_f64()
+        )?;
+    } else {
+        writeln!(out, "built in {:.1}s", elapsed.as_secs_f64())?;
+    }
     Ok(())
 }
 

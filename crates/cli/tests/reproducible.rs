@@ -135,3 +135,33 @@ fn a_bad_source_date_epoch_is_an_error() {
     assert!(err.contains("SOURCE_DATE_EPOCH") && err.contains("yesterday"), "{err}");
     common::assert_no_output(&dir.join("dist"));
 }
+
+#[test]
+fn an_unchanged_build_is_up_to_date_and_anything_changed_rebuilds() {
+    let dir = TestDir::new();
+    let build = |epoch: Option<&str>| -> serde_json::Value {
+        let mut mr = dir.microroot();
+        if let Some(e) = epoch {
+            mr.env("SOURCE_DATE_EPOCH", e);
+        }
+        let out = mr.args(["--json", "build", "--out", "dist", "--cache-dir"]).arg(shared_cache()).stdout();
+        serde_json::from_str(&out).unwrap()
+    };
+    let first = build(None);
+    assert_eq!(first["up_to_date"], false);
+    let second = build(None);
+    assert_eq!(second["up_to_date"], true, "{second}");
+    assert_eq!(second["outputs"], first["outputs"]);
+    let tarball = dir.join("dist/rootfs.tar.xz");
+    assert_eq!(sha256sum(&tarball), first["outputs"][0]["sha256"].as_str().unwrap());
+
+    // An output that was touched is written again, with the same bytes.
+    std::fs::write(&tarball, b"changed").unwrap();
+    let third = build(None);
+    assert_eq!(third["up_to_date"], false);
+    assert_eq!(sha256sum(&tarball), first["outputs"][0]["sha256"].as_str().unwrap());
+    // Another epoch is another build.
+    let fourth = build(Some("1700000000"));
+    assert_eq!(fourth["up_to_date"], false);
+    assert_ne!(sha256sum(&tarball), first["outputs"][0]["sha256"].as_str().unwrap());
+}

@@ -21,6 +21,7 @@ pub mod outputs;
 pub mod report;
 mod solve;
 pub mod source;
+pub mod uptodate;
 pub mod validate;
 
 use std::path::PathBuf;

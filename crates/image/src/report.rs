@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use microroot_tree::Tree;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OwnerSize {
     /// Package name, `microroot` (generated) or `manifest`.
     pub owner: String,
@@ -17,7 +17,7 @@ pub struct OwnerSize {
     pub bytes: u64,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OutputFile {
     pub path: PathBuf,
     pub format: String,
@@ -26,7 +26,7 @@ pub struct OutputFile {
 }
 
 /// What a build made, for the size table and `--json`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BuildReport {
     pub image: String,
     pub suite: String,
@@ -37,6 +37,9 @@ pub struct BuildReport {
     pub entries: usize,
     pub content_bytes: u64,
     pub outputs: Vec<OutputFile>,
+    /// The outputs were already current; nothing was written.
+    #[serde(default)]
+    pub up_to_date: bool,
 }
 
 /// Bytes of regular-file content per owner, largest first.
