@@ -114,7 +114,8 @@ size_ratio=$(ratio "$mr_total" "$recipe_bytes")
 time_ratio=$(paired_ratio mr recipe)
 out="$SCRATCH/section.md"
 {
-  echo "## nginx microVM: size ≤ 25% and first HTTP 200 ≤ 0.5× the recipe's — size **$(verdict "$size_ratio" 0.25)**, time **$(verdict "$time_ratio" 0.5)**"
+  mem_verdict=$([[ "$mem64" == serves ]] && echo MET || echo MISSED)
+  echo "## nginx microVM: size ≤ 25%, serves in 64 MiB, first HTTP 200 ≤ 0.5× the recipe's — size **$(verdict "$size_ratio" 0.25)**, 64 MiB **$mem_verdict**, time **$(verdict "$time_ratio" 0.5)**"
   echo
   env_block mm
   echo "- accelerator: $(grep -q 'KVM does not work' "$SCRATCH"/mr.*.log 2>/dev/null && echo 'TCG (KVM unusable here)' || echo 'as microroot run chose')"
