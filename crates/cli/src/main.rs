@@ -101,17 +101,29 @@ fn options(
 }
 
 fn build(args: BuildArgs, global: &Global) -> Result<ExitCode> {
-    let bars = Arc::new(progress::Bars::new(global.quiet || global.json));
-    let mut opts = options(global, args.manifest, args.arch, bars.clone())?;
-    opts.out_dir = args.out;
-    opts.locked = args.locked;
-    opts.offline = args.offline;
     let started = std::time::Instant::now();
-    let result = microroot_image::build(&opts);
-    bars.finish();
-    let report = result?;
+    let report = run_build(global, args.manifest, args.arch, args.out, args.locked, args.offline)?;
     print::build_report(&report, started.elapsed(), global.json)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// One build with progress bars (off with -q or --json).
+fn run_build(
+    global: &Global,
+    manifest: Option<PathBuf>,
+    arch: Option<String>,
+    out: PathBuf,
+    locked: bool,
+    offline: bool,
+) -> Result<microroot_image::report::BuildReport> {
+    let bars = Arc::new(progress::Bars::new(global.quiet || global.json));
+    let mut opts = options(global, manifest, arch, bars.clone())?;
+    opts.out_dir = out;
+    opts.locked = locked;
+    opts.offline = offline;
+    let result = microroot_image::build(&opts);
+    bars.finish();
+    Ok(result?)
 }
 
 /// `microroot run`: build (unless boot files are given), boot, and exit
@@ -147,15 +159,8 @@ fn run_vm(args: RunArgs, global: &Global) -> Result<ExitCode> {
                     manifest.display()
                 );
             }
-            let bars = Arc::new(progress::Bars::new(global.quiet || global.json));
-            let mut opts = options(global, Some(manifest.clone()), None, bars.clone())?;
-            opts.out_dir = args.out.clone();
-            opts.locked = args.locked;
-            opts.offline = args.offline;
             let started = std::time::Instant::now();
-            let result = microroot_image::build(&opts);
-            bars.finish();
-            let report = result?;
+            let report = run_build(global, Some(manifest.clone()), None, args.out.clone(), args.locked, args.offline)?;
             let find =
                 |pred: &dyn Fn(&str) -> bool| report.outputs.iter().find(|o| pred(&o.format)).map(|o| o.path.clone());
             // The ELF kernel boots through PVH without decompressing itself.

@@ -147,6 +147,13 @@ fn wait_for_http(run: &mut Running, port: u16) -> String {
     panic!("no HTTP 200 on port {port}; console:\n{}", run.console.join("\n"));
 }
 
+/// `microroot build MANIFEST -o OUT` with the shared cache.
+fn build(dir: &TestDir, manifest: &Path, out: &str) -> common::Microroot {
+    let mut mr = dir.microroot();
+    mr.arg("--cache-dir").arg(shared_cache()).args(["-q", "build"]).arg(manifest).args(["-o", out]);
+    mr
+}
+
 fn e2fsck_clean(image: &Path) {
     let out = tool("e2fsck", "e2fsprogs").arg("-fn").arg(image).output().unwrap();
     assert!(out.status.success(), "e2fsck -fn {} is not clean:\n{}", image.display(), describe(&out));
@@ -286,8 +293,7 @@ entrypoint = ["/usr/sbin/nginx"]
 formats = ["cpio.zst"]
 "#,
     );
-    let err =
-        dir.microroot().arg("--cache-dir").arg(shared_cache()).arg("build").arg(&manifest).arg("-o").arg("out").fails();
+    let err = build(&dir, &manifest, "out").fails();
     assert!(err.contains("entrypoint `/usr/sbin/nginx` is not in the image"), "{err}");
     assert!(err.contains("hint:"), "{err}");
     assert!(!dir.join("out").exists(), "a failed build left output behind");
@@ -307,8 +313,7 @@ modules = ["virtio_blkk"]
 formats = ["cpio.zst"]
 "#,
     );
-    let err =
-        dir.microroot().arg("--cache-dir").arg(shared_cache()).arg("build").arg(&manifest).arg("-o").arg("out").fails();
+    let err = build(&dir, &manifest, "out").fails();
     assert!(err.contains("module `virtio_blkk`"), "{err}");
     assert!(err.contains("linux-image-"), "the error names the kernel package: {err}");
     assert!(err.contains("virtio_blk"), "close match suggested: {err}");
@@ -329,8 +334,7 @@ package = "linux-image-cloud-amd46"
 formats = ["cpio.zst"]
 "#,
     );
-    let err =
-        dir.microroot().arg("--cache-dir").arg(shared_cache()).arg("build").arg(&manifest).arg("-o").arg("out").fails();
+    let err = build(&dir, &manifest, "out").fails();
     assert!(err.contains("linux-image-cloud-amd46"), "{err}");
     assert!(err.contains("linux-image-cloud-amd64"), "close match suggested: {err}");
 }
@@ -399,14 +403,7 @@ cmd = ["/bin/sh"]
 formats = ["cpio", "cpio-list"]
 "#,
     );
-    dir.microroot()
-        .arg("--cache-dir")
-        .arg(shared_cache())
-        .arg("-q")
-        .arg("build")
-        .arg(&manifest)
-        .args(["-o", "out"])
-        .stdout();
+    build(&dir, &manifest, "out").stdout();
     let listing =
         run_ok(tool("cpio", "cpio").args(["-t", "--quiet", "-F", "out/initramfs.cpio"]).current_dir(dir.path()));
     let mut in_cpio: Vec<String> = String::from_utf8(listing.stdout).unwrap().lines().map(str::to_owned).collect();
@@ -445,14 +442,7 @@ fn a_gen_init_cpio_list_in_the_manifest_adds_its_entries() {
         "m.toml",
         "file_lists = [\"extra.list\"]\n[packages]\ninclude = [\"busybox\", \"libc6\"]\n[output]\nformats = [\"tar\"]\n",
     );
-    dir.microroot()
-        .arg("--cache-dir")
-        .arg(shared_cache())
-        .arg("-q")
-        .arg("build")
-        .arg(&manifest)
-        .args(["-o", "out"])
-        .stdout();
+    build(&dir, &manifest, "out").stdout();
     let listing = common::tar_list_verbose(&dir.join("out/rootfs.tar")).join("\n");
     for (mode, owner, name) in [
         ("drwxr-x---", "1000/1000", "srv/"),
@@ -469,7 +459,6 @@ fn a_gen_init_cpio_list_in_the_manifest_adds_its_entries() {
     assert!(listing.contains("srv/hi.sh link to srv/hello.sh"), "{listing}");
 
     dir.write("extra.list", "dir /srv 0750 1000 1000\nfiel /x y 0644 0 0\n");
-    let err =
-        dir.microroot().arg("--cache-dir").arg(shared_cache()).arg("build").arg(&manifest).args(["-o", "out2"]).fails();
+    let err = build(&dir, &manifest, "out2").fails();
     assert!(err.contains("extra.list:2:1"), "{err}");
 }

@@ -224,7 +224,7 @@ fn suggestions<'a>(wanted: &str, candidates: impl Iterator<Item = &'a String>) -
     let budget = (wanted.chars().count() / 4).clamp(1, 3);
     let mut scored: Vec<(usize, &String)> = candidates
         .filter_map(|c| {
-            let distance = edit_distance(wanted, c);
+            let distance = strsim::levenshtein(wanted, c);
             if distance <= budget {
                 Some((distance, c))
             } else if wanted.len() >= 3 && c.contains(wanted) {
@@ -237,21 +237,6 @@ fn suggestions<'a>(wanted: &str, candidates: impl Iterator<Item = &'a String>) -
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
     scored.into_iter().take(5).map(|(_, c)| c.clone()).collect()
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb)).min(above + 1).min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ use microroot_tree::TreePath;
 pub use compress::{compressed_writer, kernel_compressed_writer, Compression, Encoder};
 pub use cpio::list::{parse_list, render_list, ListError, ListOptions};
 pub use cpio::{write_cpio, CpioWriter};
-pub use output::{write_atomic, write_initramfs, write_tarball, Written};
+pub use output::{replace_atomically, write_atomic, write_initramfs, write_tarball, Written};
 pub use tar::{write_tree, Naming, TarWriter};
 
 /// Why writing an output failed.

@@ -37,14 +37,35 @@ pub fn write_atomic<F>(path: &Path, write: F) -> Result<Written, Error>
 where
     F: FnOnce(&mut dyn Write) -> Result<(), Error>,
 {
-    let io_err = |action| move |source| Error::OutputIo { path: path.to_owned(), action, source };
+    let io_err = |action, source| Error::OutputIo { path: path.to_owned(), action, source };
+    let (size, sha256) = replace_atomically(path, io_err, |file| {
+        let mut sink = HashingWriter { inner: BufWriter::new(file), hasher: Sha256::new(), size: 0 };
+        write(&mut sink).map_err(|source| Error::Output { path: path.to_owned(), source: Box::new(source) })?;
+        sink.inner.flush().map_err(|e| io_err("write", e))?;
+        Ok((sink.size, sink.hasher.finalize().into()))
+    })?;
+    Ok(Written { path: path.to_owned(), size, sha256 })
+}
+
+/// The file-replacing part of [`write_atomic`], for writers that need the
+/// file itself (to seek): `write` fills a temporary file in the target's
+/// directory (same filesystem, so the rename is atomic), which is then
+/// synced, given mode 0644 and renamed over `path`; the directory is synced
+/// after. On any error the temporary file is removed and an existing
+/// target is left alone. `io_error` turns a failed step into the caller's
+/// error.
+pub fn replace_atomically<T, E>(
+    path: &Path,
+    io_error: impl Fn(&'static str, io::Error) -> E,
+    write: impl FnOnce(&File) -> Result<T, E>,
+) -> Result<T, E> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
     let name = path
         .file_name()
-        .ok_or_else(|| io_err("write")(io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name")))?;
+        .ok_or_else(|| io_error("write", io::Error::new(io::ErrorKind::InvalidInput, "the path has no file name")))?;
     let mut prefix = std::ffi::OsString::from(".");
     prefix.push(name);
     prefix.push(".");
@@ -53,21 +74,14 @@ where
         .prefix(&prefix)
         .suffix(".tmp")
         .tempfile_in(dir)
-        .map_err(io_err("create a temporary file for"))?;
-
-    let (size, sha256) = {
-        let mut sink = HashingWriter { inner: BufWriter::new(temp.as_file()), hasher: Sha256::new(), size: 0 };
-        write(&mut sink).map_err(|source| Error::Output { path: path.to_owned(), source: Box::new(source) })?;
-        sink.inner.flush().map_err(io_err("write"))?;
-        (sink.size, sink.hasher.finalize().into())
-    };
-
+        .map_err(|e| io_error("create a temporary file for", e))?;
+    let value = write(temp.as_file())?;
     let file = temp.as_file();
-    file.set_permissions(Permissions::from_mode(0o644)).map_err(io_err("set the mode of"))?;
-    file.sync_all().map_err(io_err("sync"))?;
-    temp.persist(path).map_err(|e| io_err("rename the temporary file to")(e.error))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io_err("sync the directory of"))?;
-    Ok(Written { path: path.to_owned(), size, sha256 })
+    file.set_permissions(Permissions::from_mode(0o644)).map_err(|e| io_error("set the mode of", e))?;
+    file.sync_all().map_err(|e| io_error("sync", e))?;
+    temp.persist(path).map_err(|e| io_error("rename the temporary file to", e.error))?;
+    File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("sync the directory of", e))?;
+    Ok(value)
 }
 
 /// Writes `tree` as a (compressed) tarball at `path`, atomically, with

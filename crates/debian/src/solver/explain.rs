@@ -63,27 +63,11 @@ fn suggestions(names: &[&str], query: &str) -> Vec<String> {
     let mut scored: Vec<(usize, &str)> = names
         .iter()
         .filter(|n| n.len().abs_diff(query.len()) <= budget || (query.len() >= 3 && n.starts_with(query)))
-        .map(|n| (edit_distance(n, query), *n))
+        .map(|n| (strsim::levenshtein(n, query), *n))
         .filter(|(d, n)| *d <= budget || (query.len() >= 3 && n.starts_with(query)))
         .collect();
     scored.sort();
     scored.into_iter().take(5).map(|(_, n)| n.to_owned()).collect()
-}
-
-/// Levenshtein distance over bytes.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, &ca) in a.iter().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != cb);
-            diagonal = row[j + 1];
-            row[j + 1] = substitute.min(row[j] + 1).min(row[j + 1] + 1);
-        }
-    }
-    row[b.len()]
 }
 
 impl<'a, P: Provider + ?Sized> Engine<'a, P> {

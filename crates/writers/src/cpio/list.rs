@@ -162,26 +162,11 @@ fn words(line: &str) -> Vec<Word<'_>> {
 }
 
 fn type_hint(word: &str) -> String {
-    let close = TYPES.iter().find(|t| edit_distance(word, t) <= 2);
+    let close = TYPES.iter().find(|t| strsim::levenshtein(word, t) <= 2);
     match close {
         Some(t) => format!("did you mean `{t}`? The types are {}", TYPES.join(", ")),
         None => format!("the types are {}", TYPES.join(", ")),
     }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb)).min(above + 1).min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 /// The fields of a fixed-length line type, or an error naming what is
