@@ -4,8 +4,9 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Result;
-use microroot_image::inspect::Inspection;
-use microroot_image::report::{human, BuildReport};
+use microroot_image::diff::{summary_line, Diff};
+use microroot_image::inspect::{Inspection, NO_PACKAGE};
+use microroot_image::report::{human, human_delta, BuildReport};
 
 use crate::args::InspectArgs;
 
@@ -47,8 +48,9 @@ pub fn inspection(r: &Inspection, args: &InspectArgs, json: bool) -> Result<()> 
     }
     writeln!(
         out,
-        "{}: {} entries, {} of content, {} on disk",
+        "{} ({}): {} entries, {} of content, {} on disk",
         r.archive.display(),
+        r.format,
         r.entries.len(),
         human(r.total_bytes),
         human(r.compressed_bytes)
@@ -61,18 +63,74 @@ pub fn inspection(r: &Inspection, args: &InspectArgs, json: bool) -> Result<()> 
     for (name, bytes) in r.by_directory.iter().take(args.top) {
         writeln!(out, "  {:>10}  {name}", human(*bytes))?;
     }
-    let mut files: Vec<_> = r.entries.iter().filter(|e| e.kind == '0').collect();
-    files.sort_by_key(|e| std::cmp::Reverse(e.size));
     writeln!(out, "largest files:")?;
-    for e in files.iter().take(args.top) {
+    for e in r.largest(args.top) {
         writeln!(out, "  {:>10}  {}", human(e.size), e.path)?;
     }
     if args.entries {
         writeln!(out, "entries:")?;
         for e in &r.entries {
             let link = e.link.as_deref().map(|l| format!(" -> {l}")).unwrap_or_default();
-            writeln!(out, "  {} {:04o} {:>5}:{:<5} {:>9} {}{link}", e.kind, e.mode, e.uid, e.gid, e.size, e.path)?;
+            let (kind, mode, size) = (type_letter(e.kind), e.mode, e.size);
+            writeln!(out, "  {kind} {mode:04o} {:>5}:{:<5} {size:>9} {}{link}", e.uid, e.gid, e.path)?;
         }
     }
+    Ok(())
+}
+
+/// The `ls -l` letter of an entry kind (`h` for a hardlink).
+fn type_letter(kind: &str) -> char {
+    match kind {
+        "directory" => 'd',
+        "symlink" => 'l',
+        "hardlink" => 'h',
+        "character device" => 'c',
+        "block device" => 'b',
+        "fifo" => 'p',
+        "socket" => 's',
+        _ => '-',
+    }
+}
+
+pub fn diff(d: &Diff, json: bool) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(d)?)?;
+        return Ok(());
+    }
+    writeln!(out, "{} ({}) -> {} ({})", d.a.path.display(), d.a.format, d.b.path.display(), d.b.format)?;
+    if !d.packages.is_empty() {
+        writeln!(out, "packages:")?;
+    }
+    let version = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    for (mark, list) in [('+', &d.packages.added), ('-', &d.packages.removed), ('~', &d.packages.changed)] {
+        for p in list {
+            let versions = match mark {
+                '+' => version(&p.to),
+                '-' => version(&p.from),
+                _ => format!("{} -> {}", version(&p.from), version(&p.to)),
+            };
+            let delta = human_delta(p.bytes_b as i64 - p.bytes_a as i64);
+            writeln!(out, "  {mark} {} {versions}  ({delta})", p.name)?;
+        }
+    }
+    if !d.files.is_empty() {
+        writeln!(out, "files:")?;
+    }
+    let package = |p: &Option<String>| p.clone().unwrap_or_else(|| NO_PACKAGE.into());
+    for f in &d.files.added {
+        writeln!(out, "  + {}  {}  {}  {}", f.path, f.kind_b.unwrap_or("?"), human(f.size_b), package(&f.package))?;
+    }
+    for f in &d.files.removed {
+        writeln!(out, "  - {}  {}  {}  {}", f.path, f.kind_a.unwrap_or("?"), human(f.size_a), package(&f.package))?;
+    }
+    for f in &d.files.changed {
+        let delta = human_delta(f.size_b as i64 - f.size_a as i64);
+        writeln!(out, "  ~ {}  {}  ({delta})", f.path, f.details.join("; "))?;
+    }
+    if d.same {
+        writeln!(out, "no differences")?;
+    }
+    writeln!(out, "{}", summary_line(d))?;
     Ok(())
 }

@@ -5,7 +5,7 @@ mod common;
 
 use common::{base_image, run_ok, sha256sum, shared_cache, tool, TestDir};
 
-const SUBCOMMANDS: &[&str] = &["build", "init", "lock", "inspect", "completions", "man"];
+const SUBCOMMANDS: &[&str] = &["build", "init", "lock", "inspect", "diff", "completions", "man"];
 
 #[test]
 fn help_lists_the_subcommands_and_global_flags() {
@@ -96,8 +96,9 @@ fn build_json_summary_is_valid_and_complete() {
     assert_eq!(r["image"], "microroot-base");
     assert_eq!(r["arch"], "amd64");
     let outputs = r["outputs"].as_array().unwrap();
-    assert_eq!(outputs.len(), 1);
-    assert_eq!(outputs[0]["format"], "tar.xz");
+    // The tarball, then the SBOMs (SPDX, CycloneDX) that every build writes.
+    let formats: Vec<&str> = outputs.iter().map(|o| o["format"].as_str().unwrap()).collect();
+    assert_eq!(formats, ["tar.xz", "spdx", "cyclonedx"]);
     assert_eq!(outputs[0]["sha256"], image.sha256.as_str());
     let owners: Vec<&str> = r["packages"].as_array().unwrap().iter().map(|p| p["owner"].as_str().unwrap()).collect();
     for name in ["busybox", "libc6", "libgcc-s1", "microroot"] {

@@ -52,3 +52,29 @@ pub enum Error {
         source: io::Error,
     },
 }
+
+/// Why an ext4 image could not be read into a tree. `what` names the
+/// structure (superblock, group 3's descriptor, inode 12 at `/usr/bin`).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("cannot read `{path}`")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("not an ext2/3/4 filesystem: expected the magic 0xef53 at byte 1080, found {found:#06x}\nhint: give a raw filesystem image such as rootfs.ext4, not a partitioned disk")]
+    Magic { found: u16 },
+    #[error("the image is {len} bytes, too short for {what}\nhint: the file is truncated; copy or build it again")]
+    Truncated { what: String, len: u64 },
+    #[error("the filesystem uses {feature}, which this reader does not support\nhint: {hint}")]
+    Unsupported { feature: String, hint: &'static str },
+    #[error("{what}: block {block} is outside the filesystem's {blocks} blocks\nhint: the image is corrupt or truncated; `e2fsck -fn` shows more")]
+    BlockRange { what: String, block: u64, blocks: u64 },
+    #[error("{what}: {reason}\nhint: the image is corrupt; `e2fsck -fn` shows more")]
+    Corrupt { what: String, reason: String },
+    #[error("directory loop: inode {ino} is the directory `{first}` and appears again as `{again}`\nhint: the image is corrupt; `e2fsck -fn` repairs loops")]
+    Loop { ino: u32, first: TreePath, again: TreePath },
+    #[error("the files claim {claimed} bytes, more than this reader holds in memory for a {fs_bytes}-byte filesystem\nhint: the image is corrupt or holds huge sparse files")]
+    TooLarge { claimed: u64, fs_bytes: u64 },
+}

@@ -8,7 +8,8 @@
 //! ```
 //!
 //! [`write_ext4`] writes to any `Write + Seek`; [`write_ext4_file`] writes a
-//! file atomically. The features are those of `mke2fs -t ext4` (e2fsprogs
+//! file atomically. [`read_ext4`] and [`read_ext4_file`] read an image
+//! (this crate's or `mke2fs -d`'s) back into a tree. The features are those of `mke2fs -t ext4` (e2fsprogs
 //! 1.47) without `resize_inode` and `orphan_file`: `has_journal` (see
 //! [`Options::journal`]), `ext_attr`, `dir_index`, `filetype`, `extent`,
 //! `64bit`, `flex_bg`, `sparse_super`, `large_file`, `huge_file`,
@@ -55,6 +56,7 @@ mod journal;
 mod nodes;
 mod output;
 mod plan;
+mod read;
 mod sizing;
 mod superblock;
 mod table;
@@ -65,8 +67,9 @@ use std::io::{Seek, Write};
 
 use microroot_tree::Tree;
 
-pub use error::Error;
+pub use error::{Error, ReadError};
 pub use output::write_ext4_file;
+pub use read::{is_ext4, read_ext4, read_ext4_file};
 pub use uuid::{format_uuid, uuid_from_seed};
 
 /// How large the filesystem is.

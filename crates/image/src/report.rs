@@ -81,6 +81,15 @@ pub fn human(bytes: u64) -> String {
     }
 }
 
+/// A signed size change: `+1.40 MB`, `-512 B`, `0 B`.
+pub fn human_delta(delta: i64) -> String {
+    match delta {
+        0 => "0 B".to_owned(),
+        d if d > 0 => format!("+{}", human(d as u64)),
+        d => format!("-{}", human(d.unsigned_abs())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +110,9 @@ mod tests {
         assert_eq!(human(1_400_000), "1.40 MB");
         assert_eq!(human(826_128), "826.1 kB");
         assert_eq!(human(512), "512 B");
+        assert_eq!(
+            (human_delta(-512), human_delta(0), human_delta(1_400_000)),
+            ("-512 B".into(), "0 B".into(), "+1.40 MB".into())
+        );
     }
 }

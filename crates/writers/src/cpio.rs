@@ -17,6 +17,7 @@
 //! and are dropped.
 
 pub mod list;
+mod read;
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -24,6 +25,7 @@ use std::io::Write;
 use microroot_tree::{Entry, Kind, Tree, TreePath};
 
 use crate::Error;
+pub use read::{read_cpio, CpioReadError};
 
 const MAGIC: &str = "070701";
 const HEADER_LEN: usize = 110;

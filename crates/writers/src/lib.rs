@@ -25,12 +25,17 @@
 //!   [`kernel_compressed_writer`], whose xz and zstd streams stay within
 //!   what the kernel's own decompressors accept. [`cpio::list`] reads and
 //!   writes the kernel's `gen_init_cpio` file lists.
+//! - The way back, for `microroot inspect`: [`sniff`] recognizes a
+//!   compressed stream by its magic, [`decompress`] and [`decode_stream`]
+//!   decode it, and [`read_cpio`] reads an initramfs (concatenated
+//!   archives, compressed or not) into a tree.
 //!
 //! Nothing from the host (user names, umask, clock, locale, CPU count)
 //! reaches an output: the bytes depend only on the tree and the options.
 
 mod compress;
 pub mod cpio;
+mod decompress;
 mod output;
 mod tar;
 
@@ -41,7 +46,8 @@ use microroot_tree::TreePath;
 
 pub use compress::{compressed_writer, kernel_compressed_writer, Compression, Encoder};
 pub use cpio::list::{parse_list, render_list, ListError, ListOptions};
-pub use cpio::{write_cpio, CpioWriter};
+pub use cpio::{read_cpio, write_cpio, CpioReadError, CpioWriter};
+pub use decompress::{decode_prefix, decode_stream, decompress, sniff, Codec, Sniffed};
 pub use output::{replace_atomically, write_atomic, write_initramfs, write_tarball, Written};
 pub use tar::{write_tree, Naming, TarWriter};
 
