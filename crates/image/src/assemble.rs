@@ -64,8 +64,18 @@ pub fn unpack(
     excludes: &Excludes,
 ) -> Result<Vec<InstalledPackage>, AssembleError> {
     let mut installed = Vec::with_capacity(packages.len());
+    let mut doc_links = Vec::with_capacity(packages.len());
     for (pkg, file) in packages {
-        installed.push(unpack_one(tree, pkg, file, excludes)?);
+        let (package, doc_link) = unpack_one(tree, pkg, file, excludes)?;
+        installed.push(package);
+        doc_links.push(doc_link);
+    }
+    // A package whose doc directory links to another's (libgcc-s1 →
+    // gcc-14-base) is covered by that package's copyright file.
+    for (i, link) in doc_links.iter().enumerate() {
+        if let (None, Some(other)) = (&installed[i].license, link) {
+            installed[i].license = installed.iter().find(|p| &p.name == other).and_then(|p| p.license.clone());
+        }
     }
     remove_pruned_dirs(tree, excludes);
     Ok(installed)
@@ -76,7 +86,7 @@ fn unpack_one(
     pkg: &LockedPackage,
     file: &Path,
     excludes: &Excludes,
-) -> Result<InstalledPackage, AssembleError> {
+) -> Result<(InstalledPackage, Option<String>), AssembleError> {
     let bytes = std::fs::read(file).map_err(|source| AssembleError::Read { path: file.to_owned(), source })?;
     let deb = Deb::parse(&bytes, Arc::from(pkg.name.as_str()))?;
     let control: Control = deb.control()?;
@@ -84,15 +94,46 @@ fn unpack_one(
     if found != pkg.name {
         return Err(AssembleError::WrongPackage { package: pkg.name.clone(), found: found.to_owned() });
     }
-    let mut keep = |path: &TreePath, _: &Kind| !excludes.excludes(path);
+    // The copyright file is read for the SBOM as it streams by, whether or
+    // not the image keeps it (the default excludes prune /usr/share/doc).
+    let doc = format!("usr/share/doc/{}", pkg.name);
+    let (mut copyright, mut doc_link) = (None, None);
+    let mut keep = |path: &TreePath, kind: &Kind| {
+        let at = path.as_str();
+        match kind {
+            Kind::File(blob) if at.strip_prefix(&doc) == Some("/copyright") => {
+                copyright = Some(String::from_utf8_lossy(blob.bytes()).into_owned());
+            }
+            Kind::Symlink(target) if at == doc || at.strip_prefix(&doc) == Some("/copyright") => {
+                doc_link = linked_package(target);
+            }
+            _ => {}
+        }
+        !excludes.excludes(path)
+    };
     let extracted = deb.extract_data(tree, &mut keep)?;
-    Ok(InstalledPackage {
+    if copyright.is_none() {
+        // A hardlink to a file the image kept.
+        let at = TreePath::new(&format!("{doc}/copyright")).expect("package names are path-safe");
+        copyright = tree.file(&at).map(|b| String::from_utf8_lossy(b.bytes()).into_owned());
+    }
+    let installed = InstalledPackage {
         name: pkg.name.clone(),
         architecture: pkg.architecture.clone(),
         control: control.paragraph,
         files: extracted.paths,
         md5sums: control.md5sums,
-    })
+        license: copyright.as_deref().and_then(crate::sbom::declared_license),
+    };
+    Ok((installed, doc_link))
+}
+
+/// The package a doc-directory or copyright symlink points into:
+/// `gcc-14-base`, `../gcc-14-base/copyright` → `gcc-14-base`.
+fn linked_package(target: &str) -> Option<String> {
+    let dir = target.trim_end_matches('/');
+    let dir = dir.strip_suffix("/copyright").unwrap_or(dir);
+    dir.rsplit('/').next().filter(|n| !n.is_empty() && *n != "..").map(str::to_owned)
 }
 
 /// Removes empty directories that an exclude pattern emptied (e.g.
@@ -125,5 +166,13 @@ mod tests {
         assert!(!ex.excludes(&p("usr/share/doc")));
         assert!(ex.prunes_below(&p("usr/share/doc")));
         assert!(!ex.prunes_below(&p("usr/share")));
+    }
+
+    #[test]
+    fn doc_links_name_the_package_whose_copyright_applies() {
+        assert_eq!(linked_package("gcc-14-base").as_deref(), Some("gcc-14-base"));
+        assert_eq!(linked_package("../libssl3t64/copyright").as_deref(), Some("libssl3t64"));
+        assert_eq!(linked_package("/usr/share/doc/openssl/").as_deref(), Some("openssl"));
+        assert_eq!(linked_package(".."), None);
     }
 }

@@ -13,6 +13,10 @@ pub struct InstalledPackage {
     pub files: Vec<TreePath>,
     /// The package's `md5sums` control file, if it ships one.
     pub md5sums: Option<String>,
+    /// The SPDX license expression its machine-readable copyright file
+    /// declares (read during unpacking, even when the file is pruned);
+    /// `None` when there is none, for the SBOM's NOASSERTION.
+    pub license: Option<String>,
 }
 
 /// /var/lib/dpkg/status (each package `install ok installed`) and
@@ -102,6 +106,7 @@ mod tests {
                 control: "Package: zz\nVersion: 1\n".into(),
                 files: vec![],
                 md5sums: None,
+                license: None,
             },
             InstalledPackage {
                 name: "hello".into(),
@@ -109,6 +114,7 @@ mod tests {
                 control: "Package: hello\nVersion: 2\n".into(),
                 files: vec![TreePath::new("bin/hello").unwrap()],
                 md5sums: Some("aaaa  bin/hello\nbbbb  usr/share/doc/hello/copyright\n".into()),
+                license: None,
             },
         ];
         dpkg_database(&mut tree, &pkgs).unwrap();
