@@ -10,7 +10,9 @@ need=(
     apt:apt dpkg:dpkg tar:tar xz:xz-utils zstd:zstd gzip:gzip
     python3:python3 unshare:util-linux chroot:coreutils openssl:openssl
     qemu-system-x86_64:qemu-system-x86 e2fsck:e2fsprogs cpio:cpio
-    modinfo:kmod readelf:binutils dash:dash ldd:libc-bin
+    modinfo:kmod readelf:binutils dash:dash ldd:libc-bin chromium:chromium
+    skopeo:skopeo umoci:umoci runc:runc crun:crun docker-registry:docker-registry
+    /bin/busybox:busybox-static
     /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
 )
 missing=()

@@ -36,6 +36,9 @@ pub struct Global {
     /// Cache directory (default: $XDG_CACHE_HOME/microroot)
     #[arg(long, global = true, env = "MICROROOT_CACHE_DIR", value_name = "DIR")]
     pub cache_dir: Option<PathBuf>,
+    /// Speak plain HTTP to this registry (HOST or HOST:PORT) for bases and pushes (repeatable)
+    #[arg(long, global = true, value_name = "HOST")]
+    pub insecure: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,8 +51,12 @@ pub enum Command {
     Lock(LockArgs),
     /// Boot an image in QEMU: build the manifest's VM outputs, or boot given files
     Run(RunArgs),
-    /// Show what is in a rootfs archive and what takes the space
+    /// Show what is in an output (tar, cpio or ext4) and what takes the space
     Inspect(InspectArgs),
+    /// Compare two outputs: packages and files added, removed and changed
+    Diff(DiffArgs),
+    /// Push an OCI image (layout, oci-archive or docker-archive) to a registry
+    Push(PushArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -164,8 +171,15 @@ pub struct LockArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    microroot inspect out/dist/rootfs.tar.xz\n  \
+    microroot inspect out/dist/rootfs.ext4 --top 30 --html report.html\n  \
+    microroot --json inspect out/dist/initramfs.cpio.zst\n\n\
+    The format is recognized by content: tar, newc cpio (concatenated archives too) or ext4, \
+    plain or compressed with gzip, xz or zstd.")]
 pub struct InspectArgs {
-    /// A rootfs tarball (.tar, .tar.gz, .tar.xz, .tar.zst)
+    /// An output: rootfs.tar[.gz|.xz|.zst], initramfs.cpio[.gz|.xz|.zst] or rootfs.ext4
+    #[arg(value_name = "IMAGE")]
     pub archive: PathBuf,
     /// Also list every entry
     #[arg(long)]
@@ -173,6 +187,9 @@ pub struct InspectArgs {
     /// How many rows of each table
     #[arg(long, default_value_t = 15)]
     pub top: usize,
+    /// Also write a self-contained HTML page with a treemap and the tables
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Sort::Size, hide = true)]
     pub sort: Sort,
 }
@@ -180,4 +197,39 @@ pub struct InspectArgs {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Sort {
     Size,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    microroot diff old/rootfs.tar.xz new/rootfs.tar.xz\n  \
+    microroot diff out/dist/rootfs.tar.zst out/dist/rootfs.ext4   # formats may differ\n  \
+    microroot --json diff a.tar.xz b.tar.xz | jq .same\n\n\
+    The exit status is 0 whether or not the images differ (non-zero only for errors); \
+    use --json and its `same` field to branch on a difference. Not compared: mtimes, \
+    the root directory's header, xattrs when one side is cpio, /lost+found when one side is ext4.")]
+pub struct DiffArgs {
+    /// The old output (tar, cpio or ext4)
+    #[arg(value_name = "A")]
+    pub a: PathBuf,
+    /// The new output (tar, cpio or ext4)
+    #[arg(value_name = "B")]
+    pub b: PathBuf,
+    /// Also write a self-contained HTML page: B's treemap with the changes highlighted
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+    microroot push out/dist/image.oci registry.example/team/app:1.0\n  \
+    microroot push --insecure 127.0.0.1:5000 out/dist/image.oci.tar 127.0.0.1:5000/app:dev\n\n\
+    Logins come from $REGISTRY_AUTH_FILE, $DOCKER_CONFIG/config.json or ~/.docker/config.json.")]
+pub struct PushArgs {
+    /// The image: an OCI layout directory, an oci-archive or a docker-archive
+    pub image: PathBuf,
+    /// Where to: REGISTRY/REPOSITORY:TAG (tag `latest` when omitted)
+    pub reference: String,
+    /// Mount blobs from this repository of the same registry instead of uploading them
+    #[arg(long, value_name = "REPOSITORY")]
+    pub from: Option<String>,
 }

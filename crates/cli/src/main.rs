@@ -3,6 +3,7 @@
 mod args;
 mod print;
 mod progress;
+mod push;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, Parser};
 
-use args::{AccelArg, BuildArgs, Cli, Command, Global, InitArgs, LockArgs, RunArgs};
+use args::{AccelArg, BuildArgs, Cli, Command, DiffArgs, Global, InitArgs, InspectArgs, LockArgs, RunArgs};
 use microroot_image::manifest::{DEFAULT_EXCLUDES, DEFAULT_MANIFEST};
 use microroot_image::BuildOptions;
 
@@ -63,11 +64,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init(args, cli.global.quiet),
         Command::Lock(args) => lock(args, &cli.global),
         Command::Run(args) => run_vm(args, &cli.global),
-        Command::Inspect(args) => {
-            let report = microroot_image::inspect::inspect(&args.archive)?;
-            print::inspection(&report, &args, cli.global.json)?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Inspect(args) => inspect(args, &cli.global),
+        Command::Diff(args) => diff(args, &cli.global),
+        Command::Push(args) => push::push(args, &cli.global),
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "microroot", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
@@ -96,6 +95,7 @@ fn options(
         offline: false,
         cache_dir: global.cache_dir.clone(),
         source_date_epoch,
+        insecure: global.insecure.clone(),
         progress: bars,
     })
 }
@@ -210,6 +210,37 @@ fn run_vm(args: RunArgs, global: &Global) -> Result<ExitCode> {
         eprintln!("note: KVM does not work here ({reason}); the guest ran under TCG");
     }
     Ok(ExitCode::from(u8::try_from(outcome.status).unwrap_or(255)))
+}
+
+fn inspect(args: InspectArgs, global: &Global) -> Result<ExitCode> {
+    use microroot_image::inspect::{html, load, Inspection};
+    let image = load(&args.archive)?;
+    let report = Inspection::of(&image);
+    if let Some(page) = &args.html {
+        write_html(page, &html::inspect_page(&image, &report, args.top), global.quiet)?;
+    }
+    print::inspection(&report, &args, global.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `microroot diff`: exits 0 whether or not the images differ.
+fn diff(args: DiffArgs, global: &Global) -> Result<ExitCode> {
+    use microroot_image::inspect::{html, load};
+    let (a, b) = (load(&args.a)?, load(&args.b)?);
+    let diff = microroot_image::diff::diff(&a, &b);
+    if let Some(page) = &args.html {
+        write_html(page, &html::diff_page(&diff, &b), global.quiet)?;
+    }
+    print::diff(&diff, global.json)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_html(path: &std::path::Path, page: &str, quiet: bool) -> Result<()> {
+    std::fs::write(path, page).with_context(|| format!("cannot write {}", path.display()))?;
+    if !quiet {
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
 }
 
 fn init(args: InitArgs, quiet: bool) -> Result<ExitCode> {

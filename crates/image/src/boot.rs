@@ -422,6 +422,9 @@ pub struct BootArtifacts {
     pub kernel_package: Option<String>,
     /// Module names loaded at boot, in order.
     pub modules: Vec<String>,
+    /// Where each of [`BootArtifacts::modules`] is, in the image or else
+    /// in the stage-1 tree (for the SBOM).
+    pub module_paths: Vec<String>,
     /// The stage-1 initramfs tree, for the ext4 + initramfs layout.
     pub stage1: Option<Tree>,
 }
@@ -548,6 +551,7 @@ pub fn prepare(
         kernel_version: kernel.version().to_owned(),
         kernel_package: package,
         modules: modules.iter().map(|md| md.name.clone()).collect(),
+        module_paths: modules.iter().map(|md| md.path.clone()).collect(),
         stage1: stage1_tree,
     }))
 }

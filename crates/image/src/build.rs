@@ -12,7 +12,7 @@ use microroot_fetch::{Cache, Download, Expected, FetchOptions, Fetcher};
 use microroot_tree::Tree;
 
 use crate::assemble::{self, Excludes};
-use crate::customize::{self, OsInfo};
+use crate::customize::{self, InstalledPackage, OsInfo};
 use crate::lock::{lock_path, LockedPackage, Lockfile};
 use crate::manifest::Manifest;
 use crate::report::{sizes_by_owner, BuildReport};
@@ -32,6 +32,8 @@ pub struct BuildOptions {
     pub cache_dir: Option<PathBuf>,
     /// `SOURCE_DATE_EPOCH`, when the caller's environment sets it.
     pub source_date_epoch: Option<i64>,
+    /// Registries that base images may be pulled from over plain HTTP.
+    pub insecure: Vec<String>,
     pub progress: Arc<dyn Progress>,
 }
 
@@ -91,7 +93,16 @@ pub fn plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<L
 fn resolve(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
     opts.progress.phase("resolve", &format!("{} ({})", loaded.manifest.source.suite, loaded.manifest.image.arch));
     let suite = source::open_suite(&loaded.manifest, fetcher, SystemTime::now())?;
-    Ok(source::resolve(&loaded.manifest, &suite, fetcher)?)
+    let mut lock = source::resolve(&loaded.manifest, &suite, fetcher)?;
+    if let Some(base) = &loaded.manifest.base {
+        opts.progress.phase("base", base);
+        lock.base = crate::base::pin(&loaded.manifest, &loaded.base_dir, &registry_access(opts))?;
+    }
+    Ok(lock)
+}
+
+fn registry_access(opts: &BuildOptions) -> crate::base::RegistryAccess {
+    crate::base::RegistryAccess { insecure: opts.insecure.clone() }
 }
 
 /// Fetches every planned .deb (verified, in parallel) and returns each
@@ -140,16 +151,23 @@ fn fetch_debs(
     Ok(fetched)
 }
 
-/// Unpacks and customizes: the image's final tree.
+/// Unpacks and customizes: the image's final tree, and the packages as
+/// unpacked (for the SBOM).
 pub fn assemble_tree(
     loaded: &Loaded,
     lock: &Lockfile,
     debs: &[(LockedPackage, PathBuf)],
     epoch: i64,
-) -> Result<Tree, BuildError> {
+    base: Option<Tree>,
+) -> Result<(Tree, Vec<InstalledPackage>), BuildError> {
     let m = &loaded.manifest;
-    let mut tree = Tree::new();
-    customize::merged_usr(&mut tree, &m.image.arch);
+    let has_base = base.is_some();
+    let mut tree = base.unwrap_or_default();
+    let saved = crate::base::save(&tree);
+    // A base brings its own /bin (a merged-/usr link or not).
+    if tree.get(&microroot_tree::TreePath::new("bin").expect("static path")).is_none() {
+        customize::merged_usr(&mut tree, &m.image.arch);
+    }
     let installed = assemble::unpack(&mut tree, debs, &Excludes::new(m))?;
     customize::base_layout(&mut tree)?;
     customize::busybox::link_applets(&mut tree);
@@ -159,8 +177,11 @@ pub fn assemble_tree(
     customize::etc_basics(&mut tree, m, &os)?;
     customize::extra_entries(&mut tree, m, &loaded.base_dir)?;
     customize::dpkg_database(&mut tree, &installed)?;
+    if has_base {
+        crate::base::merge(&mut tree, &saved);
+    }
     stamp(&mut tree, epoch);
-    Ok(tree)
+    Ok((tree, installed))
 }
 
 /// Generated entries get the epoch as mtime; package files keep theirs,
@@ -210,7 +231,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
             known = Some(lock);
         }
     }
-    let (lock, tree, kernel) = std::thread::scope(|scope| -> Result<_, BuildError> {
+    let (lock, (tree, installed), kernel) = std::thread::scope(|scope| -> Result<_, BuildError> {
         // While the suite's InRelease is fetched and verified, unpack the
         // plan cached for the one verified last time. The suite rarely
         // changes between builds, and the work is kept only when the
@@ -234,16 +255,16 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         let join_kernel = |handle: std::thread::ScopedJoinHandle<'_, _>| -> Result<_, BuildError> {
             handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))
         };
-        if let Some(Ok((guess, Ok(tree)))) = guess.map(|handle| handle.join()) {
+        if let Some(Ok((guess, Ok(assembled)))) = guess.map(|handle| handle.join()) {
             if guess == lock {
                 let kernel = join_kernel(kernel)?;
-                return Ok((lock, tree, kernel));
+                return Ok((lock, assembled, kernel));
             }
             tracing::debug!("the suite changed since the last build; unpacking again");
         }
-        let tree = prepare(&loaded, opts, &fetcher, &lock)?;
+        let assembled = prepare(&loaded, opts, &fetcher, &lock)?;
         let kernel = join_kernel(kernel)?;
-        Ok((lock, tree, kernel))
+        Ok((lock, assembled, kernel))
     })?;
     let epoch = epoch(&loaded.manifest, opts, &lock);
     let mut tree = tree;
@@ -256,6 +277,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         opts.progress.as_ref(),
         boot.as_ref(),
         epoch,
+        &crate::sbom::Inputs { lock: &lock, packages: &installed },
     )?;
     let versions: BTreeMap<String, String> =
         lock.packages.iter().map(|p| (p.name.clone(), p.version.clone())).collect();
@@ -310,11 +332,26 @@ fn guessed_plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Opti
 }
 
 /// Fetches the plan's packages and builds the final tree.
-fn prepare(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher, lock: &Lockfile) -> Result<Tree, BuildError> {
+fn prepare(
+    loaded: &Loaded,
+    opts: &BuildOptions,
+    fetcher: &Fetcher,
+    lock: &Lockfile,
+) -> Result<(Tree, Vec<InstalledPackage>), BuildError> {
     let mirrors = source::mirrors(&loaded.manifest)?;
     let debs = fetch_packages(lock, &mirrors, fetcher, opts.progress.as_ref())?;
+    let base = match &lock.base {
+        Some(locked) => {
+            opts.progress.phase("base", &format!("{} ({})", locked.reference, locked.digest));
+            let mut tree = Tree::new();
+            let access = registry_access(opts);
+            crate::base::apply(&mut tree, &loaded.manifest, &loaded.base_dir, locked, fetcher.cache().root(), &access)?;
+            Some(tree)
+        }
+        None => None,
+    };
     opts.progress.phase("assemble", &format!("{} packages", debs.len()));
-    assemble_tree(loaded, lock, &debs, epoch(&loaded.manifest, opts, lock))
+    assemble_tree(loaded, lock, &debs, epoch(&loaded.manifest, opts, lock), base)
 }
 
 /// Resolves and writes the lockfile beside the manifest.

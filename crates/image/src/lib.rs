@@ -11,14 +11,19 @@
 //! Progress is reported through [`Progress`]; nothing here prints.
 
 pub mod assemble;
+pub mod base;
 pub mod boot;
 pub mod build;
 pub mod customize;
+pub mod diff;
 pub mod inspect;
 pub mod lock;
 pub mod manifest;
+pub mod oci;
 pub mod outputs;
+pub mod push;
 pub mod report;
+pub mod sbom;
 mod solve;
 pub mod source;
 pub mod uptodate;
@@ -76,4 +81,8 @@ pub enum BuildError {
     Ext4 { path: PathBuf, source: microroot_ext4::Error },
     #[error(transparent)]
     Boot(#[from] boot::PrepareError),
+    #[error(transparent)]
+    Oci(#[from] oci::OciError),
+    #[error(transparent)]
+    Base(#[from] base::BaseError),
 }

@@ -23,6 +23,9 @@ pub struct Lockfile {
     /// The kernel package of VM outputs (not part of the image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kernel: Option<LockedPackage>,
+    /// The base image, pinned by digest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base: Option<crate::base::LockedBase>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,6 +77,10 @@ pub fn inputs_fingerprint(m: &Manifest) -> String {
     if let Some(kernel) = m.kernel_package() {
         h.update(b"kernel\0");
         h.update(kernel.as_bytes());
+    }
+    if let Some(base) = &m.base {
+        h.update(b"base\0");
+        h.update(base.as_bytes());
     }
     hex::encode(&h.finalize()[..16])
 }
@@ -155,6 +162,7 @@ mod tests {
                 sha256: "00".repeat(32),
             }],
             kernel: None,
+            base: None,
         };
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("microroot.lock");

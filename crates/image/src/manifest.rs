@@ -46,6 +46,12 @@ pub const DEFAULT_EXCLUDES: &[&str] = &[
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
+    /// A base image whose layers go into the tree before the packages: an
+    /// OCI image layout directory, an oci-archive or docker-archive file
+    /// (relative to the manifest), or a registry reference such as
+    /// `registry.example:5000/team/base:1.0`. A tag is resolved once and
+    /// pinned by digest in the lockfile.
+    pub base: Option<String>,
     #[serde(default)]
     pub image: Image,
     #[serde(default)]
@@ -93,11 +99,13 @@ pub struct Image {
     #[serde(default = "default_hostname")]
     pub hostname: String,
     pub epoch: Option<i64>,
+    /// The reference OCI outputs are tagged with (default `NAME:latest`).
+    pub tag: Option<String>,
 }
 
 impl Default for Image {
     fn default() -> Self {
-        Image { name: default_name(), arch: default_arch(), hostname: default_hostname(), epoch: None }
+        Image { name: default_name(), arch: default_arch(), hostname: default_hostname(), epoch: None, tag: None }
     }
 }
 
@@ -248,6 +256,17 @@ pub struct Config {
     pub cmd: Vec<String>,
     pub workdir: Option<String>,
     pub user: Option<String>,
+    /// Ports the image exposes (OCI config), `"80"`, `"80/tcp"` or `"53/udp"`.
+    #[serde(default)]
+    pub ports: Vec<String>,
+    /// OCI image config labels.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// OCI manifest and index annotations.
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// The signal that stops the container (OCI config), e.g. `SIGQUIT`.
+    pub stop_signal: Option<String>,
 }
 
 /// The kernel of VM outputs: a Debian package or a local bzImage.
@@ -339,12 +358,40 @@ pub struct Output {
     /// `stage1` (init and modules, mounting `rootfs.ext4`) or `full` (the
     /// whole image). Default: `stage1` when `ext4` is also built.
     pub initramfs: Option<InitramfsKind>,
+    /// OCI layers: `single` (one layer) or `packages` (a layer per
+    /// package, so images built from the same packages share layers).
+    #[serde(default)]
+    pub layers: LayerMode,
+    /// With `layers = "packages"`: the most layers an image gets; the
+    /// smallest packages share layers beyond it.
+    #[serde(default = "default_max_layers")]
+    pub max_layers: usize,
 }
 
 impl Default for Output {
     fn default() -> Self {
-        Output { formats: default_formats(), ext4_size: default_ext4_size(), ext4_journal: false, initramfs: None }
+        Output {
+            formats: default_formats(),
+            ext4_size: default_ext4_size(),
+            ext4_journal: false,
+            initramfs: None,
+            layers: LayerMode::default(),
+            max_layers: default_max_layers(),
+        }
     }
+}
+
+fn default_max_layers() -> usize {
+    64
+}
+
+/// How the tree is cut into OCI layers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LayerMode {
+    #[default]
+    Single,
+    Packages,
 }
 
 fn default_ext4_size() -> String {
@@ -360,6 +407,16 @@ pub enum InitramfsKind {
 }
 
 impl Manifest {
+    /// Whether any output is an OCI image, archive or runtime bundle.
+    pub fn is_oci(&self) -> bool {
+        self.output.formats.iter().any(|f| crate::validate::OCI_FORMATS.contains(&f.as_str()))
+    }
+
+    /// The reference OCI outputs are tagged with.
+    pub fn tag(&self) -> String {
+        self.image.tag.clone().unwrap_or_else(|| format!("{}:latest", self.image.name))
+    }
+
     /// Whether any output boots: an ext4 image or an initramfs.
     pub fn is_vm(&self) -> bool {
         self.output.formats.iter().any(|f| f == "ext4" || f.starts_with("cpio"))

@@ -44,12 +44,13 @@ pub fn write_all(
     progress: &dyn Progress,
     boot: Option<&BootArtifacts>,
     epoch: i64,
+    sbom: &crate::sbom::Inputs<'_>,
 ) -> Result<Vec<OutputFile>, BuildError> {
     // Every level of the out dir this build creates, deepest first.
     let created: Vec<PathBuf> =
         out_dir.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Path::to_owned).collect();
     remove_stale_staging(out_dir);
-    let result = write_staged(tree, m, out_dir, progress, boot, epoch);
+    let result = write_staged(tree, m, out_dir, progress, boot, epoch, sbom);
     if result.is_err() {
         for dir in &created {
             // Only succeeds while empty: never removes anything but what we made.
@@ -80,6 +81,7 @@ fn write_staged(
     progress: &dyn Progress,
     boot: Option<&BootArtifacts>,
     epoch: i64,
+    sbom: &crate::sbom::Inputs<'_>,
 ) -> Result<Vec<OutputFile>, BuildError> {
     let io = |path: &Path, source| BuildError::Output { path: path.to_owned(), source };
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
@@ -87,8 +89,18 @@ fn write_staged(
     std::fs::create_dir_all(&staging.0).map_err(|e| io(&staging.0, e))?;
     let mut written = Vec::new();
     let mut vm_files: Vec<(&str, Option<String>)> = Vec::new();
+    // Built once for all OCI formats that share it.
+    let mut oci_image = None;
     for format in &m.output.formats {
-        if format.starts_with("tar") {
+        if crate::validate::OCI_FORMATS.contains(&format.as_str()) {
+            progress.phase("write", crate::oci::output_name(format));
+            let image = match &mut oci_image {
+                Some(image) => image,
+                None => oci_image.insert(crate::oci::build_image(tree, m, epoch)?),
+            };
+            let (name, w) = crate::oci::write(format, image, tree, m, epoch, &staging.0)?;
+            written.push((name, format.clone(), w));
+        } else if format.starts_with("tar") {
             let (name, compression) = format_spec(format, &m.image.arch);
             progress.phase("write", &name);
             let staged = staging.0.join(&name);
@@ -134,6 +146,15 @@ fn write_staged(
         let text = serde_json::to_string_pretty(&config).expect("JSON values serialize") + "\n";
         let w = write_bytes(&staging.0.join("vm_config.json"), text.as_bytes())?;
         written.push(("vm_config.json".into(), "firecracker".into(), w));
+    }
+    // Every build describes itself: SPDX and CycloneDX beside the outputs.
+    let (spdx, cdx) = (crate::sbom::SPDX_FILE, crate::sbom::CYCLONEDX_FILE);
+    progress.phase("write", &format!("{spdx}, {cdx}"));
+    let doc = crate::sbom::Sbom::new(m, sbom, tree, boot, epoch);
+    for (name, format, value) in [(spdx, "spdx", doc.spdx()), (cdx, "cyclonedx", doc.cyclonedx())] {
+        let text = serde_json::to_string_pretty(&value).expect("JSON values serialize") + "\n";
+        let w = write_bytes(&staging.0.join(name), text.as_bytes())?;
+        written.push((name.to_owned(), format.to_owned(), w));
     }
     let mut outputs = Vec::new();
     for (name, format, w) in written {

@@ -162,7 +162,7 @@ pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<
     }
     let (packages, kernel) =
         crate::solve::solve(&texts, &manifest.image.arch, &manifest.packages.include, manifest.kernel_package())?;
-    let lock = Lockfile { version: LOCK_VERSION, inputs, source: locked_source(suite), packages, kernel };
+    let lock = Lockfile { version: LOCK_VERSION, inputs, source: locked_source(suite), packages, kernel, base: None };
     if std::fs::create_dir_all(plan_path.parent().expect("has parent")).is_ok() {
         let _ = lock.write(&plan_path);
     }

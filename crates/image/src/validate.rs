@@ -8,8 +8,25 @@ use crate::manifest::{Manifest, ManifestError, Owner};
 pub const ARCHES: &[&str] = &["amd64", "arm64", "armel", "armhf", "i386", "ppc64el", "riscv64", "s390x"];
 
 /// Output formats `[output] formats` accepts.
-pub const FORMATS: &[&str] =
-    &["tar", "tar.gz", "tar.xz", "tar.zst", "ext4", "cpio", "cpio.gz", "cpio.xz", "cpio.zst", "cpio-list"];
+pub const FORMATS: &[&str] = &[
+    "tar",
+    "tar.gz",
+    "tar.xz",
+    "tar.zst",
+    "ext4",
+    "cpio",
+    "cpio.gz",
+    "cpio.xz",
+    "cpio.zst",
+    "cpio-list",
+    "oci",
+    "oci-archive",
+    "docker-archive",
+    "bundle",
+];
+
+/// The formats that are OCI images or runtime bundles.
+pub const OCI_FORMATS: &[&str] = &["oci", "oci-archive", "docker-archive", "bundle"];
 
 pub(crate) fn validate(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
     let bad =
@@ -20,7 +37,7 @@ pub(crate) fn validate(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
             &format!("use one of: {}", ARCHES.join(", ")),
         ));
     }
-    if m.packages.include.is_empty() {
+    if m.packages.include.is_empty() && m.base.is_none() {
         return Err(bad("packages.include is empty".into(), "name at least one package, e.g. include = [\"busybox\"]"));
     }
     for f in &m.output.formats {
@@ -101,7 +118,93 @@ pub(crate) fn validate(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
         }
     }
     check_boot(m, path)?;
+    check_oci(m, path)?;
     check_accounts(m, path)
+}
+
+fn check_oci(m: &Manifest, path: &Path) -> Result<(), ManifestError> {
+    let bad =
+        |message: String, hint: &str| ManifestError::Invalid { path: path.to_owned(), message, hint: hint.to_owned() };
+    for port in &m.config.ports {
+        if parse_exposed_port(port).is_none() {
+            return Err(bad(
+                format!("config.ports: `{port}` is not a port"),
+                "write a port number with an optional protocol: \"80\", \"80/tcp\" or \"53/udp\"",
+            ));
+        }
+    }
+    if let Some(tag) = &m.image.tag {
+        if !is_reference(tag) {
+            return Err(bad(
+                format!("image.tag: `{tag}` is not an image reference"),
+                "use lower-case NAME[:TAG], e.g. \"microroot/nginx:1.0\" or \"registry.example:5000/app:v2\"",
+            ));
+        }
+    }
+    if !is_reference(&m.tag()) {
+        return Err(bad(
+            format!("image.name: `{}` cannot name an OCI image (they are lower case)", m.image.name),
+            "set image.tag, e.g. tag = \"my-image:latest\"",
+        ));
+    }
+    if let Some(signal) = &m.config.stop_signal {
+        let name = signal.strip_prefix("SIG").unwrap_or(signal);
+        let known = ["TERM", "INT", "QUIT", "HUP", "KILL", "USR1", "USR2", "WINCH", "STOP"];
+        if !known.contains(&name) && !name.starts_with("RTMIN") && name.parse::<u8>().is_err() {
+            return Err(bad(
+                format!("config.stop_signal: `{signal}` is not a signal"),
+                "use a signal name such as SIGTERM or SIGQUIT",
+            ));
+        }
+    }
+    if m.output.max_layers == 0 || m.output.max_layers > 127 {
+        return Err(bad(
+            format!("output.max_layers: `{}` is out of range", m.output.max_layers),
+            "use 1 to 127 (container runtimes stack at most 127 layers)",
+        ));
+    }
+    if let Some(base) = &m.base {
+        if base.trim().is_empty() {
+            return Err(bad("base: is empty".into(), "name an OCI layout, an image archive or a registry reference"));
+        }
+    }
+    Ok(())
+}
+
+/// `"80"`, `"80/tcp"`, `"53/udp"`, `"132/sctp"` → `"80/tcp"` and so on.
+pub fn parse_exposed_port(s: &str) -> Option<String> {
+    let (port, proto) = s.split_once('/').unwrap_or((s, "tcp"));
+    let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+    ["tcp", "udp", "sctp"].contains(&proto).then(|| format!("{port}/{proto}"))
+}
+
+/// A docker-style reference `[host[:port]/]path[:tag]`: lower-case path
+/// components of `[a-z0-9._-]`, a tag of `[A-Za-z0-9_.-]` up to 128 chars.
+pub fn is_reference(s: &str) -> bool {
+    let (name, tag) = match s.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, Some(t)),
+        _ => (s, None),
+    };
+    let tag_ok = tag.is_none_or(|t| {
+        !t.is_empty()
+            && t.len() <= 128
+            && !t.starts_with(['.', '-'])
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+    });
+    let mut parts = name.split('/').collect::<Vec<_>>();
+    // A first component with a `.` or `:` or `localhost` is a registry host.
+    if parts.len() > 1 && (parts[0].contains(['.', ':']) || parts[0] == "localhost") {
+        let host = parts.remove(0);
+        if !host.chars().all(|c| c.is_ascii_alphanumeric() || ".-:".contains(c)) {
+            return false;
+        }
+    }
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-".contains(ch))
+            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    tag_ok && !parts.is_empty() && parts.iter().all(|c| component_ok(c))
 }
 
 fn check_boot(m: &Manifest, path: &Path) -> Result<(), ManifestError> {

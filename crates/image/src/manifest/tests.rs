@@ -54,6 +54,11 @@ fn semantic_errors_name_the_field_and_fix() {
         ("[image]\nhostname = \"a b\"\n[packages]\ninclude = [\"a\"]", "not a valid host name"),
         ("[source]\nsuite = \"../x\"\n[packages]\ninclude = [\"a\"]", "not a suite or component name"),
         ("[packages]\ninclude = [\"a\"]\n[[files]]\npath = \"/../x\"\ncontent = \"\"", "inside the image"),
+        ("[packages]\ninclude = [\"a\"]\n[config]\nports = [\"80/icmp\"]", "`80/icmp` is not a port"),
+        ("[packages]\ninclude = [\"a\"]\n[image]\ntag = \"Bad/Name\"", "not an image reference"),
+        ("[packages]\ninclude = [\"a\"]\n[image]\nname = \"Big\"", "cannot name an OCI image"),
+        ("[packages]\ninclude = [\"a\"]\n[config]\nstop_signal = \"SIGFOO\"", "not a signal"),
+        ("[packages]\ninclude = [\"a\"]\n[output]\nmax_layers = 500", "out of range"),
     ];
     for (text, wanted) in cases {
         let err = parse(text).unwrap_err().to_string();
@@ -83,7 +88,7 @@ prop_compose! {
         cmd in prop::collection::vec("[^\u{0}]{1,10}", 0..3),
     ) -> Manifest {
         let mut m = Manifest::default_base();
-        m.image = Image { name, arch: "arm64".into(), hostname, epoch };
+        m.image = Image { name, arch: "arm64".into(), hostname, epoch, tag: None };
         m.source.suite = suite;
         m.packages.include = packages;
         m.prune = Prune { defaults, exclude: excludes };
@@ -104,6 +109,27 @@ proptest! {
         let text = toml::to_string(&m).unwrap();
         let back = parse(&text).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         prop_assert_eq!(back, m);
+    }
+}
+
+#[test]
+fn oci_settings_parse_and_default() {
+    let m = parse(
+        "base = \"base.oci.tar\"\n[image]\nname = \"web\"\n[config]\nports = [\"80\", \"53/udp\"]\nlabels = { a = \"b\" }\n[output]\nformats = [\"oci\", \"docker-archive\"]\nlayers = \"packages\"\n",
+    )
+    .unwrap();
+    assert!(m.is_oci() && !m.is_vm());
+    assert_eq!(m.tag(), "web:latest");
+    assert_eq!(m.output.layers, LayerMode::Packages);
+    assert_eq!(m.output.max_layers, 64);
+    assert_eq!(m.base.as_deref(), Some("base.oci.tar"));
+    let ports: Vec<_> = m.config.ports.iter().filter_map(|p| crate::validate::parse_exposed_port(p)).collect();
+    assert_eq!(ports, ["80/tcp", "53/udp"]);
+    for good in ["nginx", "a/b:1.0", "localhost:5000/x/y:v2", "registry.example/app", "x:latest"] {
+        assert!(crate::validate::is_reference(good), "{good}");
+    }
+    for bad in ["", "A", "a:", "a//b", "-a", "a:.x", "a/B"] {
+        assert!(!crate::validate::is_reference(bad), "{bad}");
     }
 }
 
