@@ -149,20 +149,43 @@ fn http_get(port: u16) -> Option<(u16, String)> {
     Some((code, response))
 }
 
-/// Polls until the guest serves 200 (or the run ends).
-fn wait_for_http(run: &mut Running, port: u16) -> String {
+/// Polls until the guest serves 200; the console if the run ends first.
+fn wait_for_http(run: &mut Running, port: u16) -> Result<String, String> {
     let deadline = Instant::now() + BOOT_TIMEOUT;
     while Instant::now() < deadline {
         if let Some((200, body)) = http_get(port) {
-            return body;
+            return Ok(body);
         }
         run.console.extend(run.lines.try_iter());
         if let Some(status) = run.child.try_wait().unwrap() {
-            panic!("microroot run exited ({status}) before serving; console:\n{}", run.console.join("\n"));
+            std::thread::sleep(Duration::from_millis(500));
+            run.console.extend(run.lines.try_iter());
+            return Err(format!(
+                "microroot run exited ({status}) before serving; console:\n{}",
+                run.console.join("\n")
+            ));
         }
         std::thread::sleep(Duration::from_millis(250));
     }
     panic!("no HTTP 200 on port {port}; console:\n{}", run.console.join("\n"));
+}
+
+/// `microroot run` until the guest serves on `port`: the run and the body.
+/// A guest kernel crash before that is shown and the boot repeated once,
+/// as in [`run_to_exit`].
+fn serve(dir: &TestDir, args: &[&str], port: u16) -> (Running, String) {
+    let mut run = Running::start(dir, args);
+    match wait_for_http(&mut run, port) {
+        Ok(body) => return (run, body),
+        Err(console) if GUEST_KERNEL_CRASH.iter().any(|c| console.contains(c)) => {
+            eprintln!("the guest kernel crashed; running once more. {console}");
+        }
+        Err(console) => panic!("{console}"),
+    }
+    drop(run);
+    let mut run = Running::start(dir, args);
+    let body = wait_for_http(&mut run, port).unwrap_or_else(|console| panic!("{console}"));
+    (run, body)
 }
 
 /// `microroot build MANIFEST -o OUT` with the shared cache.
@@ -232,11 +255,11 @@ fn nginx_on_an_ext4_root_with_a_stage1_initramfs_serves_its_welcome_page() {
     let dir = TestDir::new();
     let port = free_port();
     let manifest = examples().join("nginx.toml");
-    let mut run = Running::start(
+    let (run, body) = serve(
         &dir,
         &[manifest.to_str().unwrap(), "--out", "out", "-p", &format!("{port}:80"), "--timeout", "600"],
+        port,
     );
-    let body = wait_for_http(&mut run, port);
     assert!(body.contains("Welcome to nginx!"), "{body}");
     run.sigterm();
     let (code, console) = run.finish();
@@ -266,11 +289,11 @@ fn nginx_as_an_initramfs_only_image_serves_its_welcome_page() {
     let dir = TestDir::new();
     let port = free_port();
     let manifest = examples().join("nginx-initramfs.toml");
-    let mut run = Running::start(
+    let (run, body) = serve(
         &dir,
         &[manifest.to_str().unwrap(), "--out", "out", "-p", &format!("{port}:80"), "--timeout", "600"],
+        port,
     );
-    let body = wait_for_http(&mut run, port);
     assert!(body.contains("Welcome to nginx!"), "{body}");
     run.sigterm();
     let (code, console) = run.finish();

@@ -247,9 +247,16 @@ fn command(spec: &VmSpec, accel: Accel, qmp: &Path) -> Command {
     let qemu = spec.qemu.clone().unwrap_or_else(|| PathBuf::from("qemu-system-x86_64"));
     let mut cmd = Command::new(qemu);
     cmd.args(["-M", "microvm", "-accel", accel.name()]);
-    if accel == Accel::Kvm {
-        cmd.args(["-cpu", "host"]);
-    }
+    match accel {
+        Accel::Kvm => cmd.args(["-cpu", "host"]),
+        // QEMU 7.2's TCG has been seen to corrupt EFLAGS right after a
+        // guest's `gs: cmpxchg16b` (SLUB's per-CPU freelist update) on a
+        // loaded host, crashing the guest kernel at random in kmalloc or
+        // find_vma. Without CX16 the kernel takes SLUB's locked path.
+        Accel::Tcg => cmd.args(["-cpu", "qemu64,-cx16"]),
+        // Resolved to one of the two before a command is made.
+        Accel::Auto => &mut cmd,
+    };
     cmd.args(["-m", &spec.memory_mib.to_string(), "-smp", &spec.cpus.to_string()]);
     cmd.args(["-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio"]);
     // Ctrl-Alt-Del goes through an emulated keyboard controller, as on
@@ -450,6 +457,7 @@ mod tests {
         assert!(joined.contains("file=/tmp/a,,b.ext4,format=raw,if=none,snapshot=on"), "{joined}");
         assert!(joined.contains("hostfwd=tcp:127.0.0.1:8080-:80"), "{joined}");
         assert!(joined.contains("-accel tcg"), "{joined}");
+        assert!(joined.contains("-cpu qemu64,-cx16"), "no cmpxchg16b under TCG: {joined}");
         assert!(joined.contains("-no-reboot"), "{joined}");
     }
 }
