@@ -6,6 +6,9 @@
 
 mod common;
 
+#[path = "../../image/tests/schemas/validate.rs"]
+mod validate;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -283,6 +286,19 @@ formats = ["oci", "bundle"]
     assert!(run.status.success(), "{}", describe(&run));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert_eq!(stdout, "built on a base\n/usr/lib/x86_64-linux-gnu/libz.so.1\n1\n", "{}", describe(&run));
+
+    // The SBOMs list the base's packages too (without a .deb checksum),
+    // and stay valid.
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(dir.join("child-out").join(name)).unwrap()).unwrap()
+    };
+    let (spdx, cdx) = (read("sbom.spdx.json"), read("sbom.cdx.json"));
+    validate::assert_valid(&validate::spdx(), &spdx, "sbom.spdx.json of an image on a base");
+    validate::assert_valid(&validate::cyclonedx(), &cdx, "sbom.cdx.json of an image on a base");
+    let busybox = spdx["packages"].as_array().unwrap().iter().find(|p| p["name"] == "busybox").expect("busybox");
+    assert_eq!(busybox["comment"], "installed in the base image", "{busybox}");
+    let zlib = cdx["components"].as_array().unwrap().iter().find(|c| c["name"] == "zlib1g").expect("zlib1g");
+    assert!(zlib["hashes"][0]["content"].as_str().is_some_and(|h| h.len() == 64), "{zlib}");
 }
 
 #[test]

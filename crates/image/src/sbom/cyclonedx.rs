@@ -83,6 +83,15 @@ fn package(sbom: &Sbom, p: &Package) -> Value {
         }
         v["supplier"] = json!({ "name": m.name, "contact": [contact] });
     }
+    if p.sha256.is_empty() {
+        // From the base image: no .deb was fetched.
+        let o = v.as_object_mut().expect("an object");
+        o.remove("hashes");
+        if let Some(props) = o.get_mut("properties").and_then(|p| p.as_array_mut()) {
+            props.retain(|p| p["name"] != "microroot:deb:filename");
+            props.push(property("microroot:origin", "base image"));
+        }
+    }
     v
 }
 

@@ -138,6 +138,7 @@ impl Sbom {
             &toml::to_string(m).unwrap_or_default(),
             &format!("{}\0{}\0{}", lock.source.suite, lock.source.codename, lock.source.date_epoch),
             &pinned.join("\n"),
+            &lock.base.as_ref().map(|b| b.digest.clone()).unwrap_or_default(),
             &epoch.to_string(),
         ] {
             h.update((part.len() as u64).to_le_bytes());
@@ -151,7 +152,7 @@ impl Sbom {
             distro,
             created: rfc3339(epoch),
             digest: h.finalize().into(),
-            packages: packages(inputs),
+            packages: packages(inputs, tree),
             kernel: boot.map(|b| kernel(lock, tree, b)),
         }
     }
@@ -188,7 +189,7 @@ pub fn purl_encode(s: &str) -> String {
     out
 }
 
-fn packages(inputs: &Inputs<'_>) -> Vec<Package> {
+fn packages(inputs: &Inputs<'_>, tree: &Tree) -> Vec<Package> {
     let installed: BTreeMap<&str, &InstalledPackage> = inputs.packages.iter().map(|p| (p.name.as_str(), p)).collect();
     let fields = |p: &InstalledPackage, name: &str| -> Option<String> {
         let para = deb822::paragraphs(&p.control).next()?.ok()?;
@@ -241,8 +242,46 @@ fn packages(inputs: &Inputs<'_>) -> Vec<Package> {
             }
         })
         .collect();
+    out.extend(base_packages(tree, inputs));
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// Packages the base image brought: the image's dpkg status lists them
+/// beside the planned ones. No .deb was fetched, so they carry no checksum
+/// or file name, and their license is not asserted.
+fn base_packages(tree: &Tree, inputs: &Inputs<'_>) -> Vec<Package> {
+    if inputs.lock.base.is_none() {
+        return Vec::new();
+    }
+    let Some(status) = tree.file(&TreePath::new("var/lib/dpkg/status").expect("static path")) else {
+        return Vec::new();
+    };
+    let text = String::from_utf8_lossy(status.bytes());
+    let planned: BTreeSet<&str> = inputs.lock.packages.iter().map(|p| p.name.as_str()).collect();
+    deb822::paragraphs(&text)
+        .filter_map(Result::ok)
+        .filter_map(|para| {
+            let name = para.get("Package")?.to_owned();
+            if planned.contains(name.as_str()) {
+                return None;
+            }
+            let version = para.get("Version")?.to_owned();
+            let (source, source_version) = source_of(para.get("Source"), &name, &version);
+            Some(Package {
+                architecture: para.get("Architecture").unwrap_or("all").to_owned(),
+                maintainer: para.get("Maintainer").and_then(party),
+                sha256: String::new(),
+                file_name: String::new(),
+                license: None,
+                depends: Vec::new(),
+                name,
+                version,
+                source,
+                source_version,
+            })
+        })
+        .collect()
 }
 
 /// `Source: glibc (2.41-12)` → (`glibc`, `2.41-12`); absent: the binary's.

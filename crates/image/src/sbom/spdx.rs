@@ -121,6 +121,13 @@ fn package(sbom: &Sbom, p: &Package) -> Value {
     if let Some(m) = &p.maintainer {
         v["supplier"] = agent(m).into();
     }
+    if p.sha256.is_empty() {
+        // From the base image: no .deb was fetched.
+        let o = v.as_object_mut().expect("an object");
+        o.remove("checksums");
+        o.remove("packageFileName");
+        o.insert("comment".into(), "installed in the base image".into());
+    }
     v
 }
 
