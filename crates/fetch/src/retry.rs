@@ -43,7 +43,7 @@ impl RetryPolicy {
     /// server's `Retry-After` if given (capped), else exponential backoff
     /// with jitter in [50%, 100%]. The jitter derives from `key` and the
     /// attempt so runs are reproducible while mirrors still see spread.
-    pub(crate) fn delay(&self, attempt: u32, key: &str, retry_after: Option<Duration>) -> Duration {
+    pub fn delay(&self, attempt: u32, key: &str, retry_after: Option<Duration>) -> Duration {
         if let Some(wait) = retry_after {
             return wait.min(self.max_retry_after);
         }
@@ -56,7 +56,8 @@ impl RetryPolicy {
     }
 }
 
-pub(crate) fn is_transient_status(status: u16) -> bool {
+/// Statuses worth another try: timeouts, rate limits, overloaded servers.
+pub fn is_transient_status(status: u16) -> bool {
     matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
 }
 
@@ -74,7 +75,8 @@ pub(crate) fn is_transient_io(kind: io::ErrorKind) -> bool {
     )
 }
 
-pub(crate) fn is_transient(error: &ureq::Error) -> bool {
+/// Connection failures, timeouts and peers hanging up: worth another try.
+pub fn is_transient(error: &ureq::Error) -> bool {
     match error {
         ureq::Error::Io(e) => is_transient_io(e.kind()),
         ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,

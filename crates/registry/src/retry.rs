@@ -4,83 +4,9 @@
 //! timeouts, a peer hanging up mid-body, and HTTP 408/429/500/502/503/504.
 //! A 401 after authenticating, a 403, a 404 or wrong content never is.
 
-use std::hash::{Hash, Hasher};
-use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Retry limits and backoff, applied per operation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts including the first; 1 disables retries.
-    pub max_attempts: u32,
-    /// Delay before the first retry; doubles on each further retry.
-    pub base_delay: Duration,
-    /// Upper bound of the exponential backoff.
-    pub max_delay: Duration,
-    /// Upper bound on a server's `Retry-After`.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryPolicy {
-    fn default() -> Self {
-        Self {
-            max_attempts: 4,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(10),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryPolicy {
-    /// One attempt, no retries.
-    pub fn none() -> Self {
-        Self { max_attempts: 1, ..Self::default() }
-    }
-
-    /// The wait after failed attempt number `attempt` (1-based): the
-    /// server's `Retry-After` if given (capped at `max_retry_after`), else
-    /// exponential backoff with jitter in [50%, 100%]. The jitter derives
-    /// from `key` and the attempt, so runs are reproducible.
-    pub fn delay(&self, attempt: u32, key: &str, retry_after: Option<Duration>) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.max_retry_after);
-        }
-        let exp = attempt.saturating_sub(1).min(20);
-        let full = self.base_delay.saturating_mul(1 << exp).min(self.max_delay);
-        let mut h = std::hash::DefaultHasher::new();
-        (key, attempt).hash(&mut h);
-        let fraction = 0.5 + (h.finish() % 1000) as f64 / 2000.0;
-        full.mul_f64(fraction)
-    }
-}
-
-/// Statuses worth another try: timeouts, rate limits, overloaded servers.
-pub fn is_transient_status(status: u16) -> bool {
-    matches!(status, 408 | 429 | 500 | 502 | 503 | 504)
-}
-
-fn is_transient_io(kind: io::ErrorKind) -> bool {
-    use io::ErrorKind as K;
-    matches!(
-        kind,
-        K::ConnectionReset
-            | K::ConnectionRefused
-            | K::ConnectionAborted
-            | K::TimedOut
-            | K::UnexpectedEof
-            | K::BrokenPipe
-            | K::Interrupted
-    )
-}
-
-pub(crate) fn is_transient(error: &ureq::Error) -> bool {
-    match error {
-        ureq::Error::Io(e) => is_transient_io(e.kind()),
-        ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed => true,
-        _ => false,
-    }
-}
+pub use microroot_fetch::{is_transient, is_transient_status, RetryPolicy};
 
 /// Parses `Retry-After`: delta-seconds, or an HTTP-date (IMF-fixdate,
 /// `Sun, 06 Nov 1994 08:49:37 GMT`) measured from `now`; a date in the
