@@ -78,10 +78,11 @@ pub fn build_image(tree: &Tree, m: &Manifest, epoch: i64) -> Result<Image, OciEr
 /// Writes one OCI format into `dir` (the staging directory) and returns its
 /// name and what was written. A directory output reports the bytes of its
 /// blobs (or of its rootfs) and the image's manifest digest (or the
-/// sha256 of the bundle's `config.json`).
+/// sha256 of the bundle's `config.json`). `image` is needed by every
+/// format but `bundle`.
 pub fn write(
     format: &str,
-    image: &Image,
+    image: Option<&Image>,
     tree: &Tree,
     m: &Manifest,
     epoch: i64,
@@ -90,14 +91,16 @@ pub fn write(
     let name = output_name(format).to_owned();
     let path = dir.join(&name);
     let write_err = |source| OciError::Write { path: path.clone(), source: Box::new(source) };
-    let written = match format {
-        "oci" => {
+    let written = match (format, image) {
+        ("oci", Some(image)) => {
             microroot_oci::write_layout(image, &path).map_err(write_err)?;
-            let blobs = image.layout_tree().map(|t| t.content_size()).unwrap_or_default();
+            let blobs = image.manifest_blob().len() as u64
+                + image.config_blob().len() as u64
+                + image.layers.iter().map(|l| l.descriptor.size).sum::<u64>();
             Written { path: path.clone(), size: blobs, sha256: *image.manifest_digest().as_bytes() }
         }
-        "oci-archive" => microroot_oci::write_oci_archive(image, &path).map_err(write_err)?,
-        "docker-archive" => microroot_oci::write_docker_archive(image, &path).map_err(write_err)?,
+        ("oci-archive", Some(image)) => microroot_oci::write_oci_archive(image, &path).map_err(write_err)?,
+        ("docker-archive", Some(image)) => microroot_oci::write_docker_archive(image, &path).map_err(write_err)?,
         _ => {
             let config = image_config(m, epoch)?;
             let (uid, gid, groups) =

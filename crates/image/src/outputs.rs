@@ -94,9 +94,11 @@ fn write_staged(
     for format in &m.output.formats {
         if crate::validate::OCI_FORMATS.contains(&format.as_str()) {
             progress.phase("write", crate::oci::output_name(format));
-            let image = match &mut oci_image {
-                Some(image) => image,
-                None => oci_image.insert(crate::oci::build_image(tree, m, epoch)?),
+            // The bundle is the tree itself; the image formats share layers.
+            let image = match (format.as_str(), &mut oci_image) {
+                ("bundle", _) => None,
+                (_, Some(image)) => Some(&*image),
+                (_, None) => Some(&*oci_image.insert(crate::oci::build_image(tree, m, epoch)?)),
             };
             let (name, w) = crate::oci::write(format, image, tree, m, epoch, &staging.0)?;
             written.push((name, format.clone(), w));
