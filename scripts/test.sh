@@ -12,6 +12,7 @@ need=(
     qemu-system-x86_64:qemu-system-x86 e2fsck:e2fsprogs cpio:cpio
     modinfo:kmod readelf:binutils dash:dash ldd:libc-bin chromium:chromium
     skopeo:skopeo umoci:umoci runc:runc crun:crun docker-registry:docker-registry
+    dockerd:docker.io
     /bin/busybox:busybox-static
     /usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring
 )

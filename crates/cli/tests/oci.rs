@@ -2,7 +2,9 @@
 //! archives, umoci unpacks the layout, runc runs the runtime bundle; digests
 //! are reproducible. Then a real registry (Debian's docker-registry on
 //! 127.0.0.1): `microroot push`, pull back and compare digests, mount blobs
-//! across repositories, and build an image on the pushed base.
+//! across repositories, and build an image on the pushed base. Docker's
+//! own daemon (private to the test) loads the docker-archive, runs it, and
+//! pulls what `microroot push` sent.
 
 mod common;
 
@@ -349,4 +351,141 @@ fn the_oci_example_runs_as_its_user_in_runc() {
     let _ = Command::new("runc").args(["delete", "--force", &id]).output();
     assert!(run.status.success(), "{}", describe(&run));
     assert_eq!(String::from_utf8_lossy(&run.stdout), "hello from microroot as app in /srv\n", "{}", describe(&run));
+}
+
+/// Docker's own daemon (Debian's docker.io), private to one test: its own
+/// socket, data and exec roots and config; no iptables, no bridge, vfs
+/// storage, so it needs nothing from the host but root.
+struct Dockerd {
+    child: Child,
+    socket: String,
+    dir: TestDir,
+}
+
+impl Dockerd {
+    fn start() -> Dockerd {
+        let dir = TestDir::new();
+        let socket = format!("unix://{}", dir.join("docker.sock").display());
+        let config = dir.write("daemon.json", "{}");
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let child = tool("dockerd", "docker.io")
+            .args(["--iptables=false", "--ip6tables=false", "--bridge=none", "--storage-driver=vfs"])
+            .arg("--config-file")
+            .arg(&config)
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .args(["-H", &socket])
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("start dockerd");
+        let mut daemon = Dockerd { child, socket, dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if daemon
+                .docker()
+                .args(["version", "--format", "{{.Server.Version}}"])
+                .output()
+                .is_ok_and(|o| o.status.success())
+            {
+                return daemon;
+            }
+            let exited = daemon.child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                let log = std::fs::read_to_string(daemon.dir.join("dockerd.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+                panic!("dockerd did not come up ({exited:?}); it needs root:\n{}", tail.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    fn docker(&self) -> Command {
+        let mut cmd = tool("docker", "docker.io");
+        cmd.env("DOCKER_CONFIG", self.dir.join("client")).args(["-H", &self.socket]);
+        cmd
+    }
+
+    fn inspect(&self, image: &str) -> serde_json::Value {
+        let out = run_ok(self.docker().args(["image", "inspect", image]));
+        let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("docker image inspect prints JSON");
+        list[0].clone()
+    }
+}
+
+impl Drop for Dockerd {
+    fn drop(&mut self) {
+        // SIGTERM lets dockerd stop its containerd and unmount what it mounted.
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The config digest the OCI layout's manifest names.
+fn config_digest(layout: &Path) -> String {
+    let read = |p: PathBuf| -> serde_json::Value { serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap() };
+    let index = read(layout.join("index.json"));
+    let manifest = index["manifests"][0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_owned();
+    let manifest = read(layout.join("blobs/sha256").join(manifest));
+    manifest["config"]["digest"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn docker_loads_the_archive_and_pulls_the_pushed_image() {
+    let dockerd = Dockerd::start();
+    let registry = Registry::start();
+    let dir = TestDir::new();
+    let manifest = dir.write("app.toml", APP);
+    build(&dir, &manifest, "out", &[]);
+    let config = config_digest(&dir.join("out/image.oci"));
+
+    // `docker load` takes the docker-archive: the image ID is the config
+    // digest, the tag and the config are the manifest's.
+    let load = run_ok(dockerd.docker().arg("load").arg("-i").arg(dir.join("out/image.docker.tar")));
+    assert_eq!(
+        String::from_utf8_lossy(&load.stdout).trim(),
+        "Loaded image: microroot/ociapp:1.0",
+        "{}",
+        describe(&load)
+    );
+    let image = dockerd.inspect("microroot/ociapp:1.0");
+    assert_eq!(image["Id"], config.as_str(), "{image}");
+    assert_eq!(image["Architecture"], "amd64");
+    assert_eq!(image["Config"]["WorkingDir"], "/srv");
+    assert!(image["Config"]["ExposedPorts"]["8080/tcp"].is_object(), "{image}");
+    assert_eq!(image["Config"]["Labels"]["org.opencontainers.image.title"], "ociapp");
+    let env: Vec<&str> = image["Config"]["Env"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(env.contains(&"GREETING=hi"), "{env:?}");
+    assert_eq!(image["RootFS"]["Layers"].as_array().unwrap().len(), 4, "{image}");
+
+    // `docker run` runs it: output, working directory and exit code.
+    let run = dockerd.docker().args(["run", "--rm", "--network=none", "microroot/ociapp:1.0"]).output().unwrap();
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.starts_with("hello from ") && stdout.ends_with(" in /srv as 0\n"), "{}", describe(&run));
+
+    // `docker pull` of what `microroot push` sent: the same manifest digest
+    // and the same image ID.
+    let reference = format!("{}/team/app:1.0", registry.host);
+    let pushed = push(&dir, &registry, &dir.join("out/image.oci"), &reference, &[]);
+    run_ok(dockerd.docker().args(["pull", "-q", &reference]));
+    let pulled = dockerd.inspect(&reference);
+    assert_eq!(pulled["Id"], config.as_str(), "{pulled}");
+    let digest = pushed["digest"].as_str().unwrap();
+    let repo_digest = format!("{}/team/app@{digest}", registry.host);
+    assert!(pulled["RepoDigests"].as_array().unwrap().iter().any(|d| d == repo_digest.as_str()), "{pulled}");
+    let run = dockerd.docker().args(["run", "--rm", "--network=none", &reference]).output().unwrap();
+    assert_eq!(run.status.code(), Some(3), "{}", describe(&run));
 }
