@@ -38,6 +38,22 @@ pub enum IndexError {
     Io { path: PathBuf, source: std::io::Error },
 }
 
+/// The packages a dpkg status file (`/var/lib/dpkg/status`) lists as
+/// installed (`Status: … installed`), in file order; paragraphs of removed
+/// or half-installed packages are left out. `origin` names the file in
+/// errors.
+pub fn parse_status(origin: &str, text: &str) -> Result<Vec<Package>, IndexError> {
+    let mut out = Vec::new();
+    for para in crate::deb822::paragraphs(text) {
+        let para = para.map_err(|source| IndexError::Syntax { origin: origin.to_owned(), source })?;
+        if para.get("Status").and_then(|s| s.split_whitespace().last()) != Some("installed") {
+            continue;
+        }
+        out.push(record::parse_installed(&para).map_err(|e| e.at(origin, &para))?);
+    }
+    Ok(out)
+}
+
 /// Every package of one or more `Packages` indexes, in index order.
 #[derive(Debug, Default)]
 pub struct Index {
@@ -223,6 +239,41 @@ pub fn read_index(path: &Path, name: &str) -> Result<String, IndexError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_status_file_lists_what_is_installed() {
+        let status = "\
+Package: mawk
+Status: install ok installed
+Priority: required
+Version: 1.3.4.20250131-1
+Architecture: amd64
+Multi-Arch: foreign
+Provides: awk
+Depends: libc6 (>= 2.38)
+Description: Pattern scanning and text processing language
+ Mawk is an interpreter for the AWK Programming Language.
+
+Package: old
+Status: deinstall ok config-files
+Version: 1
+Architecture: amd64
+
+Package: busybox
+Status: install ok installed
+Version: 1:1.37.0-6+b9
+Architecture: amd64
+";
+        let installed = parse_status("status", status).unwrap();
+        let names: Vec<&str> = installed.iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["mawk", "busybox"]);
+        assert_eq!(installed[0].provides[0].name, "awk");
+        assert_eq!(installed[0].depends.iter().count(), 1);
+        assert_eq!((installed[0].filename.as_str(), installed[0].size), ("", 0));
+        assert_eq!(installed[1].version.to_string(), "1:1.37.0-6+b9");
+        let bad = parse_status("base:/var/lib/dpkg/status", "Package: x\nStatus: install ok installed\n").unwrap_err();
+        assert_eq!(bad.to_string(), "base:/var/lib/dpkg/status:1: package `x` has no `Version` field");
+    }
 
     const TEXT: &str = "\
 Package: libssl3t64

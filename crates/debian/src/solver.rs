@@ -1,6 +1,7 @@
 //! Picks the packages `apt-get install --no-install-recommends` would
-//! install into an empty system, so that a microroot plan matches what a
-//! Debian user expects from the same package list.
+//! install into an empty system, or into one that has a base image's
+//! packages already, so that a microroot plan matches what a Debian user
+//! expects from the same package list.
 //!
 //! The engine (`solver/apt.rs`, `solver/mark.rs`) follows apt's own greedy
 //! marking (`MarkInstall` in `depcache.cc`) rather than a SAT search,
@@ -117,13 +118,28 @@ pub enum SolveError {
     Unsatisfiable { request: String, chain: String, hint: &'static str },
 }
 
-/// Solves `requests` for architecture `arch` against `provider`.
+/// Solves `requests` for architecture `arch` against `provider`, for an
+/// empty system.
 pub fn solve<'a, P: Provider + ?Sized>(
     provider: &'a P,
     arch: &str,
     requests: &[Request],
 ) -> Result<Solution<'a>, SolveError> {
-    let mut engine = apt::Engine::new(provider, arch);
+    solve_installed(provider, arch, requests, &[])
+}
+
+/// Solves `requests` for a system that already has `installed` (read from
+/// its dpkg status with [`crate::index::parse_status`]), as `apt-get
+/// install` there would: what is installed and good enough stays, what is
+/// too old for a new package is upgraded, and the answer holds only what
+/// has to be unpacked. Nothing installed is removed.
+pub fn solve_installed<'a, P: Provider + ?Sized>(
+    provider: &'a P,
+    arch: &str,
+    requests: &[Request],
+    installed: &'a [Package],
+) -> Result<Solution<'a>, SolveError> {
+    let mut engine = apt::Engine::new(provider, arch, installed);
     let mut roots = Vec::with_capacity(requests.len());
     for request in requests {
         let package = engine.select(request)?;

@@ -290,6 +290,20 @@ fn mentions<'a>(field: &'a str, mention: &mut impl FnMut(&'a str)) {
 /// mentions (itself, then relation targets) in the order apt's cache
 /// generator would first create them.
 pub(super) fn parse_package<'a>(para: &Paragraph<'a>, mention: &mut impl FnMut(&'a str)) -> Result<Package, Problem> {
+    parse_fields(para, mention, true)
+}
+
+/// A dpkg status paragraph: a package as installed, which has no `.deb`
+/// (`filename` empty, `size` 0, `sha256` zero).
+pub(super) fn parse_installed(para: &Paragraph<'_>) -> Result<Package, Problem> {
+    parse_fields(para, &mut |_| {}, false)
+}
+
+fn parse_fields<'a>(
+    para: &Paragraph<'a>,
+    mention: &mut impl FnMut(&'a str),
+    from_index: bool,
+) -> Result<Package, Problem> {
     let f = Fields::collect(para);
     if let Some(name) = f.get(F::Package) {
         mention(name);
@@ -314,9 +328,9 @@ pub(super) fn parse_package<'a>(para: &Paragraph<'a>, mention: &mut impl FnMut(&
         conflicts: f.relations(F::Conflicts)?,
         breaks: f.relations(F::Breaks)?,
         provides: parse_provides(f.get(F::Provides))?,
-        filename: f.required(F::Filename)?.to_owned(),
-        size: f.number(F::Size)?.ok_or(Problem::Missing("Size"))?,
-        sha256: parse_sha256(f.required(F::Sha256)?)?,
+        filename: if from_index { f.required(F::Filename)?.to_owned() } else { String::new() },
+        size: if from_index { f.number(F::Size)?.ok_or(Problem::Missing("Size"))? } else { 0 },
+        sha256: if from_index { parse_sha256(f.required(F::Sha256)?)? } else { [0; 32] },
         installed_size: f.number(F::InstalledSize)?,
         description: f.get(F::Description).and_then(|d| d.lines().next()).unwrap_or("").trim().to_owned(),
         maintainer: f.get(F::Maintainer).unwrap_or("").to_owned(),

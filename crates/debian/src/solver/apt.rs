@@ -1,10 +1,16 @@
 //! apt's marking algorithm (`pkgDepCache::MarkInstall` and the autoremover's
-//! mark-and-sweep) for a system with nothing installed yet.
+//! mark-and-sweep), for an empty system or one that already has packages
+//! installed (a base image's dpkg status).
 //!
 //! State is per package name (one architecture, `all` counting as native):
 //! its candidate (highest version; cleared when it proved uninstallable),
 //! whether it is marked for install, and whether it is protected (requested,
 //! or the only way to satisfy a protected package's dependency).
+//!
+//! An installed package counts as marked at its installed version until it
+//! is marked itself: a dependency it satisfies needs nothing new, one it
+//! does not satisfy (too old) upgrades it to the candidate, and a package
+//! installed at the candidate's version is never part of the answer.
 
 use std::collections::HashMap;
 use std::ptr;
@@ -13,6 +19,7 @@ use super::explain::Failure;
 use super::{Provider, Request, SolveError};
 use crate::index::{MultiArch, Package};
 use crate::relation::{Alternatives, ArchQualifier, Relation};
+use crate::version::Version;
 
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct State<'a> {
@@ -34,17 +41,57 @@ pub(super) struct Engine<'a, P: ?Sized> {
     pub(super) states: HashMap<&'a str, State<'a>>,
     /// The first reason each package could not be installed.
     pub(super) failures: HashMap<&'a str, Failure<'a>>,
+    /// What the system already has, by name (this architecture and `all`).
+    installed: HashMap<&'a str, &'a Package>,
+    /// Installed packages by the virtual names they provide.
+    installed_provides: HashMap<&'a str, Vec<(&'a Package, Option<&'a Version>)>>,
 }
 
 impl<'a, P: Provider + ?Sized> Engine<'a, P> {
-    pub(super) fn new(provider: &'a P, arch: &str) -> Self {
-        Engine { provider, arch: arch.to_owned(), states: HashMap::new(), failures: HashMap::new() }
+    pub(super) fn new(provider: &'a P, arch: &str, installed: &'a [Package]) -> Self {
+        let usable = |p: &&'a Package| p.architecture == arch || p.architecture == "all";
+        let installed: HashMap<&'a str, &'a Package> =
+            installed.iter().filter(usable).map(|p| (p.name.as_str(), p)).collect();
+        let mut installed_provides: HashMap<&'a str, Vec<_>> = HashMap::new();
+        for p in installed.values() {
+            for provide in &p.provides {
+                installed_provides.entry(provide.name.as_str()).or_default().push((*p, provide.version.as_ref()));
+            }
+        }
+        for list in installed_provides.values_mut() {
+            list.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+        }
+        Engine {
+            provider,
+            arch: arch.to_owned(),
+            states: HashMap::new(),
+            failures: HashMap::new(),
+            installed,
+            installed_provides,
+        }
     }
 
-    /// Records of `name` usable on this architecture, in provider order.
+    /// Records of `name` usable on this architecture, in provider order;
+    /// then the installed one, when no record has its version.
     pub(super) fn records(&self, name: &str) -> Vec<&'a Package> {
         let arch = self.arch.as_str();
-        self.provider.packages(name).into_iter().filter(|p| p.architecture == arch || p.architecture == "all").collect()
+        let mut out: Vec<&'a Package> = self
+            .provider
+            .packages(name)
+            .into_iter()
+            .filter(|p| p.architecture == arch || p.architecture == "all")
+            .collect();
+        if let Some(installed) = self.installed.get(name) {
+            if !out.iter().any(|p| p.version == installed.version) {
+                out.push(installed);
+            }
+        }
+        out
+    }
+
+    /// Whether the system already has `p`'s version of `p`.
+    pub(super) fn already_installed(&self, p: &Package) -> bool {
+        self.installed.get(p.name.as_str()).is_some_and(|i| i.version == p.version)
     }
 
     pub(super) fn state(&mut self, name: &'a str) -> &mut State<'a> {
@@ -61,7 +108,13 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
         let s = *self.state(name);
         match look {
             Look::Candidate => s.cand,
-            Look::Marked => s.cand.filter(|_| s.marked),
+            Look::Marked if s.marked => s.cand,
+            Look::Marked => {
+                // The installed version; the candidate's record when they
+                // agree, so that providers compare equal to it.
+                let installed = *self.installed.get(name)?;
+                Some(s.cand.filter(|c| c.version == installed.version).unwrap_or(installed))
+            }
         }
     }
 
@@ -92,6 +145,19 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
                 && (!any || p.multi_arch == MultiArch::Allowed)
                 && !out.iter().any(|q| ptr::eq(*q, p))
             {
+                out.push(p);
+            }
+        }
+        // Installed providers the index does not have at that version.
+        let installed = self.installed_provides.get(rel.name.as_str()).cloned().unwrap_or_default();
+        for (p, provided) in installed {
+            let version_ok = match (&rel.constraint, provided) {
+                (None, _) => true,
+                (Some(c), Some(v)) => c.satisfied_by(v),
+                (Some(_), None) => false,
+            };
+            let current = self.version_of(&p.name, look).is_some_and(|q| ptr::eq(q, p));
+            if version_ok && current && (!any || p.multi_arch == MultiArch::Allowed) {
                 out.push(p);
             }
         }

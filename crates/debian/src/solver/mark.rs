@@ -1,6 +1,7 @@
 //! `MarkInstall` and the autoremover's mark-and-sweep, step by step as apt
-//! does them (apt-pkg/depcache.cc), minus everything that only matters when
-//! packages are already installed.
+//! does them (apt-pkg/depcache.cc). Of what matters when packages are
+//! already installed, only keeping and upgrading them is done: nothing
+//! installed is ever removed.
 
 use std::collections::HashSet;
 use std::ptr;
@@ -55,6 +56,10 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
         }
         let Some(cand) = state.cand else { return false };
         if state.marked && !state.protected {
+            return true;
+        }
+        // Installed at the candidate's version: nothing to do.
+        if !state.marked && self.already_installed(cand) {
             return true;
         }
         if auto_inst && !self.dependencies_possible(cand, state.protected) {
@@ -123,6 +128,18 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
         ok
     }
 
+    /// Whether a marked package (not only an installed one) satisfies `group`.
+    fn group_satisfied_by_marks(&mut self, group: &'a Alternatives) -> bool {
+        for rel in group.iter() {
+            for p in self.targets(rel, Look::Marked) {
+                if self.state(&p.name).marked {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
     /// Tries `solutions` in order; the first that installs wins.
     fn install_one_of(&mut self, solutions: &[&'a Package], depth: usize, propagate: bool) -> bool {
         for &p in solutions {
@@ -145,6 +162,11 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
     /// A protected package's dependency with a single possible solution
     /// makes that solution protected too.
     fn protect_sole_solution(&mut self, group: &'a Alternatives, depth: usize) -> bool {
+        // Satisfied by what is installed, not by anything marked: the
+        // installed package stays as it is.
+        if !self.group_satisfied_by_marks(group) {
+            return true;
+        }
         let mut all: Vec<&'a Package> = Vec::new();
         for rel in group.iter() {
             for p in self.targets(rel, Look::Candidate) {
@@ -220,7 +242,8 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
                 stack.extend(self.targets(rel, Look::Marked));
             }
         }
-        let mut kept: Vec<&'a Package> = marked.into_iter().filter(|p| seen.contains(p.name.as_str())).collect();
+        let mut kept: Vec<&'a Package> =
+            marked.into_iter().filter(|p| seen.contains(p.name.as_str()) && !self.already_installed(p)).collect();
         kept.sort_by(|a, b| a.name.cmp(&b.name));
         kept
     }

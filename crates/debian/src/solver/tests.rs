@@ -256,3 +256,77 @@ fn custom_providers() {
     let solution = solve(&provider, "amd64", &["a".parse().unwrap()]).unwrap();
     assert_eq!(solution.pairs().map(|(n, _)| n).collect::<Vec<_>>(), ["a", "y"]);
 }
+
+/// Solves on a system whose dpkg status is `status` (terse paragraphs,
+/// `Status` and defaults filled in).
+fn solve_on(index: &Index, status: &str, requests: &[&str]) -> Vec<String> {
+    let full: Vec<String> = status
+        .trim()
+        .split("\n\n")
+        .map(|para| {
+            let mut p = format!("{}\nStatus: install ok installed", para.trim());
+            if !p.contains("Architecture:") {
+                p.push_str("\nArchitecture: amd64");
+            }
+            if !p.contains("Version:") {
+                p.push_str("\nVersion: 1");
+            }
+            p
+        })
+        .collect();
+    let installed = crate::index::parse_status("status", &full.join("\n\n")).unwrap();
+    let requests: Vec<Request> = requests.iter().map(|r| r.parse().unwrap()).collect();
+    let solution = solve_installed(index, "amd64", &requests, &installed).unwrap_or_else(|e| panic!("{e}"));
+    solution.pairs().map(|(n, v)| format!("{n}={v}")).collect()
+}
+
+#[test]
+fn installed_packages_satisfy_dependencies_and_are_not_unpacked_again() {
+    let idx = index(
+        "Package: app\nDepends: libc6 (>= 2), awk, libz\n\n\
+         Package: libc6\nVersion: 3\n\n\
+         Package: libz\nDepends: libc6\n\n\
+         Package: mawk\nProvides: awk\n\n\
+         Package: gawk\nProvides: awk",
+    );
+    // Empty system: everything (apt ranks gawk, the name it saw last, first).
+    assert_eq!(solve_on(&idx, "Package: unrelated", &["app"]), ["app=1", "gawk=1", "libc6=3", "libz=1"]);
+    // libc6 2 is good enough, mawk (installed) provides awk: only app and libz.
+    let status = "Package: libc6\nVersion: 2\n\nPackage: mawk\nProvides: awk";
+    assert_eq!(solve_on(&idx, status, &["app"]), ["app=1", "libz=1"]);
+    // Requested and already installed at the candidate: nothing to do.
+    assert_eq!(solve_on(&idx, "Package: libc6\nVersion: 3", &["libc6"]), Vec::<String>::new());
+    // An installed version newer than the mirror's stays.
+    assert_eq!(solve_on(&idx, "Package: libc6\nVersion: 4", &["libz"]), ["libz=1"]);
+}
+
+#[test]
+fn installed_packages_too_old_for_a_dependency_are_upgraded() {
+    let idx = index(
+        "Package: app\nDepends: libc6 (>= 3), tool\n\n\
+         Package: libc6\nVersion: 3\n\n\
+         Package: tool\nVersion: 2\nDepends: libc6",
+    );
+    let status = "Package: libc6\nVersion: 2\n\nPackage: tool\nVersion: 1\nDepends: libc6";
+    // libc6 is upgraded; tool 1 satisfies `tool` and stays.
+    assert_eq!(solve_on(&idx, status, &["app"]), ["app=1", "libc6=3"]);
+    // Asking for tool by name upgrades it, as apt-get install does.
+    assert_eq!(solve_on(&idx, status, &["tool"]), ["tool=2"]);
+    // A request's own dependency that the installed version satisfies is
+    // not upgraded for it, even when something deeper upgrades it later.
+    let idx = index(
+        "Package: app\nDepends: libc6 (>= 1), lib\n\n\
+         Package: lib\nDepends: libc6 (>= 3)\n\n\
+         Package: libc6\nVersion: 3",
+    );
+    assert_eq!(solve_on(&idx, "Package: libc6\nVersion: 2", &["app"]), ["app=1", "lib=1", "libc6=3"]);
+    assert_eq!(solve_on(&idx, "Package: libc6\nVersion: 2", &["app", "libc6"]), ["app=1", "lib=1", "libc6=3"]);
+}
+
+#[test]
+fn installed_packages_missing_from_the_mirror_still_count() {
+    let idx = index("Package: app\nDepends: libold (>= 1), virt");
+    let status = "Package: libold\nVersion: 1.5\n\nPackage: provider\nProvides: virt";
+    assert_eq!(solve_on(&idx, status, &["app"]), ["app=1"]);
+    assert_eq!(solve_on(&idx, status, &["libold"]), Vec::<String>::new());
+}

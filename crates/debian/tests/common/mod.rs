@@ -35,6 +35,12 @@ impl AptSandbox {
         sandbox
     }
 
+    /// Replaces the sandbox's dpkg status: what apt sees as installed.
+    #[allow(dead_code)]
+    pub fn set_status(&self, text: &str) {
+        std::fs::write(self.dir.path().join("dpkg/status"), text).unwrap();
+    }
+
     /// Runs `apt-get` with the sandbox's config.
     pub fn apt_get(&self, args: &[&str]) -> Output {
         Command::new("apt-get")
