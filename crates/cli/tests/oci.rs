@@ -280,6 +280,9 @@ formats = ["oci", "bundle"]
         panic!("no lockfile beside child.toml: {found:?}")
     });
     assert!(lock.contains(&digest), "the base is pinned by digest:\n{lock}");
+    // zlib1g needs libc6, which the base has: only zlib1g is planned.
+    let planned: Vec<&str> = lock.lines().filter_map(|l| l.strip_prefix("name = \"")).collect();
+    assert_eq!(planned, ["zlib1g\""], "only what the base lacks is planned:\n{lock}");
     build(&dir, &child, "child-out", &["--insecure", &registry.host]);
     let id = format!("microroot-child-{}", std::process::id());
     let run =
@@ -301,6 +304,19 @@ formats = ["oci", "bundle"]
     assert_eq!(busybox["comment"], "installed in the base image", "{busybox}");
     let zlib = cdx["components"].as_array().unwrap().iter().find(|c| c["name"] == "zlib1g").expect("zlib1g");
     assert!(zlib["hashes"][0]["content"].as_str().is_some_and(|h| h.len() == 64), "{zlib}");
+    // zlib1g depends on the base's libc6.
+    let id = |name: &str| {
+        let p = spdx["packages"].as_array().unwrap().iter().find(|p| p["name"] == name).expect(name);
+        p["SPDXID"].as_str().unwrap().to_owned()
+    };
+    let (zlib, libc6) = (id("zlib1g"), id("libc6"));
+    assert!(
+        spdx["relationships"].as_array().unwrap().iter().any(|r| r["spdxElementId"] == zlib.as_str()
+            && r["relationshipType"] == "DEPENDS_ON"
+            && r["relatedSpdxElement"] == libc6.as_str()),
+        "{}",
+        spdx["relationships"]
+    );
 }
 
 #[test]

@@ -254,6 +254,13 @@ fn pull(r: &Reference, locked: &LockedBase, cache_root: &Path, access: &Registry
     Ok(layout)
 }
 
+/// The base's dpkg status (`/var/lib/dpkg/status`): what it has
+/// installed. Empty when it has none (a base not made from packages).
+pub fn dpkg_status(tree: &Tree) -> String {
+    let path = TreePath::new("var/lib/dpkg/status").expect("static path");
+    tree.file(&path).map(|blob| String::from_utf8_lossy(blob.bytes()).into_owned()).unwrap_or_default()
+}
+
 /// What the base had in the files microroot writes itself, so that the
 /// customize passes add to them instead of replacing them.
 #[derive(Debug, Default)]

@@ -93,11 +93,23 @@ pub fn plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<L
 fn resolve(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
     opts.progress.phase("resolve", &format!("{} ({})", loaded.manifest.source.suite, loaded.manifest.image.arch));
     let suite = source::open_suite(&loaded.manifest, fetcher, SystemTime::now())?;
-    let mut lock = source::resolve(&loaded.manifest, &suite, fetcher)?;
-    if let Some(base) = &loaded.manifest.base {
-        opts.progress.phase("base", base);
-        lock.base = crate::base::pin(&loaded.manifest, &loaded.base_dir, &registry_access(opts))?;
-    }
+    // The packages go on top of what the base has installed.
+    let base = match &loaded.manifest.base {
+        Some(reference) => {
+            opts.progress.phase("base", reference);
+            let access = registry_access(opts);
+            let locked = crate::base::pin(&loaded.manifest, &loaded.base_dir, &access)?;
+            let locked = locked.expect("the manifest names a base");
+            let mut tree = Tree::new();
+            let cache = fetcher.cache().root();
+            crate::base::apply(&mut tree, &loaded.manifest, &loaded.base_dir, &locked, cache, &access)?;
+            let status = crate::base::dpkg_status(&tree);
+            Some((source::BaseStatus { reference: reference.clone(), config: locked.config.clone(), status }, locked))
+        }
+        None => None,
+    };
+    let mut lock = source::resolve(&loaded.manifest, &suite, fetcher, base.as_ref().map(|(s, _)| s))?;
+    lock.base = base.map(|(_, locked)| locked);
     Ok(lock)
 }
 

@@ -6,14 +6,17 @@ use microroot_debian::solver::{self, Request};
 use crate::lock::LockedPackage;
 use crate::source::SourceError;
 
-/// Solves `include` against the `(origin, text)` Packages indexes; the
-/// answer is sorted by package name. `kernel` names a kernel package to
-/// look up on its own (see [`find_kernel`]).
+/// Solves `include` against the `(origin, text)` Packages indexes, on top
+/// of what a base image has `installed` (nothing, without a base); the
+/// answer is sorted by package name and holds only what is to be unpacked.
+/// `kernel` names a kernel package to look up on its own (see
+/// [`find_kernel`]).
 pub fn solve(
     indexes: &[(String, String)],
     arch: &str,
     include: &[String],
     kernel: Option<&str>,
+    installed: &[Package],
 ) -> Result<(Vec<LockedPackage>, Option<LockedPackage>), SourceError> {
     let index = Index::parse_many(indexes.iter().map(|(o, t)| (o.as_str(), t.as_str())))
         .map_err(|e| SourceError::Index(e.to_string()))?;
@@ -23,7 +26,8 @@ pub fn solve(
         .map(|r| r.parse())
         .collect::<Result<_, _>>()
         .map_err(|e: solver::SolveError| SourceError::Solve(e.to_string()))?;
-    let solution = solver::solve(&index, arch, &requests).map_err(|e| SourceError::Solve(e.to_string()))?;
+    let solution =
+        solver::solve_installed(&index, arch, &requests, installed).map_err(|e| SourceError::Solve(e.to_string()))?;
     let mut packages: Vec<LockedPackage> = solution.packages.iter().map(|p| locked(p)).collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((packages, kernel))

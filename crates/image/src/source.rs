@@ -142,11 +142,34 @@ fn fetch_inrelease(
     Ok((release, hex::encode(Sha256::digest(&bytes))))
 }
 
-/// Resolves the manifest against the suite, from the plan cache when this
-/// exact suite state was solved for the same inputs before.
-pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<Lockfile, SourceError> {
+/// What a base image has installed: its dpkg status.
+pub struct BaseStatus {
+    /// The base as the manifest names it, for errors.
+    pub reference: String,
+    /// The base's config digest: keys the plan cache.
+    pub config: String,
+    /// `/var/lib/dpkg/status` of the base (empty when it has none).
+    pub status: String,
+}
+
+/// Resolves the manifest against the suite (on top of what the base has
+/// installed), from the plan cache when this exact suite state was solved
+/// for the same inputs before.
+pub fn resolve(
+    manifest: &Manifest,
+    suite: &Suite,
+    fetcher: &Fetcher,
+    base: Option<&BaseStatus>,
+) -> Result<Lockfile, SourceError> {
     let inputs = inputs_fingerprint(manifest);
-    let plan_path = plan_path(fetcher, &suite.inrelease_sha256, &inputs);
+    let plan_path = plan_path(fetcher, &suite.inrelease_sha256, &inputs, base);
+    let installed = match base {
+        Some(b) => {
+            microroot_debian::index::parse_status(&format!("base `{}`: /var/lib/dpkg/status", b.reference), &b.status)
+                .map_err(|e| SourceError::Index(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
     match Lockfile::read(&plan_path) {
         Ok(lock) if lock.inputs == inputs && lock.source == locked_source(suite) => {
             tracing::debug!(path = %plan_path.display(), "plan cache hit");
@@ -160,8 +183,13 @@ pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<
         let text = fetch_index(suite, component, &manifest.image.arch, fetcher)?;
         texts.push((format!("{}/{component}", suite.name), text));
     }
-    let (packages, kernel) =
-        crate::solve::solve(&texts, &manifest.image.arch, &manifest.packages.include, manifest.kernel_package())?;
+    let (packages, kernel) = crate::solve::solve(
+        &texts,
+        &manifest.image.arch,
+        &manifest.packages.include,
+        manifest.kernel_package(),
+        &installed,
+    )?;
     let lock = Lockfile { version: LOCK_VERSION, inputs, source: locked_source(suite), packages, kernel, base: None };
     if std::fs::create_dir_all(plan_path.parent().expect("has parent")).is_ok() {
         let _ = lock.write(&plan_path);
@@ -169,20 +197,28 @@ pub fn resolve(manifest: &Manifest, suite: &Suite, fetcher: &Fetcher) -> Result<
     Ok(lock)
 }
 
-fn plan_path(fetcher: &Fetcher, inrelease_sha256: &str, inputs: &str) -> PathBuf {
+fn plan_path(fetcher: &Fetcher, inrelease_sha256: &str, inputs: &str, base: Option<&BaseStatus>) -> PathBuf {
     // The solver's version is part of the key: a fixed solver re-solves.
     let version = env!("CARGO_PKG_VERSION");
-    fetcher.cache().root().join("plans").join(format!("{}-{inputs}-{version}.lock", &inrelease_sha256[..32]))
+    // So is the base: another base has other packages installed.
+    let base =
+        base.map(|b| format!("-{}", b.config.trim_start_matches("sha256:").chars().take(16).collect::<String>()));
+    let base = base.unwrap_or_default();
+    fetcher.cache().root().join("plans").join(format!("{}-{inputs}{base}-{version}.lock", &inrelease_sha256[..32]))
 }
 
 /// The plan solved for the InRelease last verified from the first mirror,
 /// if the cache has both. It is only a guess at what [`resolve`] will say:
 /// a caller may start work with it but must compare it with the real plan.
 pub fn cached_plan(manifest: &Manifest, fetcher: &Fetcher) -> Option<Lockfile> {
+    // A plan on a base depends on the base, which is not known yet.
+    if manifest.base.is_some() {
+        return None;
+    }
     let mirror = mirrors(manifest).ok()?.into_iter().next()?;
     let url = format!("{mirror}/dists/{}/InRelease", manifest.source.suite);
     let bytes = fetcher.cache().load_by_url(&url).ok()??;
-    let path = plan_path(fetcher, &hex::encode(Sha256::digest(&bytes)), &inputs_fingerprint(manifest));
+    let path = plan_path(fetcher, &hex::encode(Sha256::digest(&bytes)), &inputs_fingerprint(manifest), None);
     Lockfile::read(&path).ok()
 }
 

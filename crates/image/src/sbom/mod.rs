@@ -195,62 +195,67 @@ fn packages(inputs: &Inputs<'_>, tree: &Tree) -> Vec<Package> {
         let para = deb822::paragraphs(&p.control).next()?.ok()?;
         para.get(name).map(str::to_owned)
     };
+    let mut out: Vec<Package> = Vec::new();
+    // Each package's Pre-Depends + Depends and Provides, by name.
+    let mut relations: BTreeMap<String, (String, String)> = BTreeMap::new();
+    for locked in &inputs.lock.packages {
+        let p = installed.get(locked.name.as_str());
+        let field = |name: &str| p.and_then(|p| fields(p, name));
+        let (source, source_version) = source_of(field("Source").as_deref(), &locked.name, &locked.version);
+        let depends = [field("Pre-Depends"), field("Depends")].into_iter().flatten().collect::<Vec<_>>().join(", ");
+        relations.insert(locked.name.clone(), (depends, field("Provides").unwrap_or_default()));
+        out.push(Package {
+            name: locked.name.clone(),
+            version: locked.version.clone(),
+            architecture: locked.architecture.clone(),
+            source,
+            source_version,
+            maintainer: field("Maintainer").as_deref().and_then(party),
+            sha256: locked.sha256.clone(),
+            file_name: locked.filename.rsplit('/').next().unwrap_or_default().to_owned(),
+            license: p.and_then(|p| p.license.clone()),
+            depends: Vec::new(),
+        });
+    }
+    for (package, depends, provides) in base_packages(tree, inputs) {
+        relations.insert(package.name.clone(), (depends, provides));
+        out.push(package);
+    }
     // Virtual package name → the image packages that provide it.
-    let mut provides: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
-    for p in inputs.packages {
-        let field = fields(p, "Provides").unwrap_or_default();
-        for group in Relations::parse(&field).unwrap_or_default().iter() {
+    let mut provided: BTreeMap<String, BTreeSet<&str>> = BTreeMap::new();
+    for (name, (_, provides)) in &relations {
+        for group in Relations::parse(provides).unwrap_or_default().iter() {
             for r in group.iter() {
-                provides.entry(r.name.clone()).or_default().insert(&p.name);
+                provided.entry(r.name.clone()).or_default().insert(name);
             }
         }
     }
-    let mut out: Vec<Package> = inputs
-        .lock
-        .packages
-        .iter()
-        .map(|locked| {
-            let p = installed.get(locked.name.as_str());
-            let field = |name: &str| p.and_then(|p| fields(p, name));
-            let (source, source_version) = source_of(field("Source").as_deref(), &locked.name, &locked.version);
-            let mut depends: Vec<String> = Vec::new();
-            for rel in ["Pre-Depends", "Depends"] {
-                let groups = Relations::parse(&field(rel).unwrap_or_default()).unwrap_or_default();
-                for group in groups.iter() {
-                    let hit = group.iter().find_map(|r| match installed.contains_key(r.name.as_str()) {
-                        true => Some(r.name.as_str()),
-                        false => provides.get(&r.name).and_then(|set| set.first().copied()),
-                    });
-                    if let Some(name) = hit.filter(|n| *n != locked.name) {
-                        depends.push(name.to_owned());
-                    }
-                }
+    for package in &mut out {
+        let (depends, _) = &relations[&package.name];
+        let mut edges: Vec<String> = Vec::new();
+        for group in Relations::parse(depends).unwrap_or_default().iter() {
+            let hit = group.iter().find_map(|r| match relations.contains_key(&r.name) {
+                true => Some(r.name.as_str()),
+                false => provided.get(&r.name).and_then(|set| set.first().copied()),
+            });
+            if let Some(name) = hit.filter(|n| *n != package.name) {
+                edges.push(name.to_owned());
             }
-            depends.sort();
-            depends.dedup();
-            Package {
-                name: locked.name.clone(),
-                version: locked.version.clone(),
-                architecture: locked.architecture.clone(),
-                source,
-                source_version,
-                maintainer: field("Maintainer").as_deref().and_then(party),
-                sha256: locked.sha256.clone(),
-                file_name: locked.filename.rsplit('/').next().unwrap_or_default().to_owned(),
-                license: p.and_then(|p| p.license.clone()),
-                depends,
-            }
-        })
-        .collect();
-    out.extend(base_packages(tree, inputs));
+        }
+        edges.sort();
+        edges.dedup();
+        package.depends = edges;
+    }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
 }
 
-/// Packages the base image brought: the image's dpkg status lists them
-/// beside the planned ones. No .deb was fetched, so they carry no checksum
-/// or file name, and their license is not asserted.
-fn base_packages(tree: &Tree, inputs: &Inputs<'_>) -> Vec<Package> {
+/// Packages the base image brought, each with its `Pre-Depends` +
+/// `Depends` and its `Provides`: the image's dpkg status lists them beside
+/// the planned ones. No .deb was fetched, so they carry no checksum or file
+/// name; the license is read from the package's copyright file when the
+/// base kept it (`/usr/share/doc/<package>/copyright`).
+fn base_packages(tree: &Tree, inputs: &Inputs<'_>) -> Vec<(Package, String, String)> {
     if inputs.lock.base.is_none() {
         return Vec::new();
     }
@@ -268,18 +273,24 @@ fn base_packages(tree: &Tree, inputs: &Inputs<'_>) -> Vec<Package> {
             }
             let version = para.get("Version")?.to_owned();
             let (source, source_version) = source_of(para.get("Source"), &name, &version);
-            Some(Package {
+            let copyright = TreePath::new(&format!("usr/share/doc/{name}/copyright")).ok();
+            let license = copyright
+                .and_then(|path| tree.file(&path).map(|b| String::from_utf8_lossy(b.bytes()).into_owned()))
+                .and_then(|text| declared_license(&text));
+            let depends = [para.get("Pre-Depends"), para.get("Depends")].into_iter().flatten().collect::<Vec<_>>();
+            let package = Package {
                 architecture: para.get("Architecture").unwrap_or("all").to_owned(),
                 maintainer: para.get("Maintainer").and_then(party),
                 sha256: String::new(),
                 file_name: String::new(),
-                license: None,
+                license,
                 depends: Vec::new(),
                 name,
                 version,
                 source,
                 source_version,
-            })
+            };
+            Some((package, depends.join(", "), para.get("Provides").unwrap_or_default().to_owned()))
         })
         .collect()
 }

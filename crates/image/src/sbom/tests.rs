@@ -169,3 +169,45 @@ fn source_and_party_fields() {
     assert_eq!(party("Nobody"), Some(Party { name: "Nobody".into(), email: None }));
     assert_eq!(party(" "), None);
 }
+
+#[test]
+fn base_packages_get_licenses_from_their_copyright_files_and_dependency_edges() {
+    let mut lock = lock();
+    // The image adds busybox on a base that has libc6 and libgcc-s1.
+    lock.packages.retain(|p| p.name == "busybox");
+    lock.base = Some(crate::base::LockedBase {
+        reference: "base.oci".into(),
+        digest: format!("sha256:{}", "1".repeat(64)),
+        config: format!("sha256:{}", "2".repeat(64)),
+    });
+    let packages: Vec<InstalledPackage> = packages().into_iter().filter(|p| p.name == "busybox").collect();
+    let mut tree = Tree::new();
+    let file = |tree: &mut Tree, path: &str, text: &str| {
+        tree.insert(&TreePath::new(path).unwrap(), microroot_tree::Entry::file(0o644, text.to_owned())).unwrap();
+    };
+    file(
+        &mut tree,
+        "var/lib/dpkg/status",
+        "Package: busybox\nStatus: install ok installed\nVersion: 1:1.37.0-6+b9\nArchitecture: amd64\n\n\
+         Package: libc6\nStatus: install ok installed\nVersion: 2.41-12\nArchitecture: amd64\nSource: glibc\nDepends: libgcc-s1\n\n\
+         Package: libgcc-s1\nStatus: install ok installed\nVersion: 14.2.0-19\nArchitecture: amd64\nProvides: libgcc1 (= 1:14.2.0-19)\n",
+    );
+    // libc6's copyright file is kept; libgcc-s1's doc dir is a link to another package's.
+    file(&mut tree, "usr/share/doc/libc6/copyright", "Format: copyright-format/1.0\n\nFiles: *\nLicense: LGPL-2.1+\n");
+    tree.insert(&TreePath::new("usr/share/doc/libgcc-s1").unwrap(), microroot_tree::Entry::symlink("gcc-14-base"))
+        .unwrap();
+    file(
+        &mut tree,
+        "usr/share/doc/gcc-14-base/copyright",
+        "Format: copyright-format/1.0\n\nFiles: *\nLicense: GPL-3+\n",
+    );
+    let s = Sbom::new(&Manifest::default_base(), &Inputs { lock: &lock, packages: &packages }, &tree, None, 0);
+    let names: Vec<&str> = s.packages.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["busybox", "libc6", "libgcc-s1"]);
+    // busybox (planned) depends on libc6 (from the base), and so on down.
+    assert_eq!(s.packages[0].depends, ["libc6"]);
+    assert_eq!(s.packages[1].depends, ["libgcc-s1"]);
+    assert_eq!(s.packages[1].license.as_deref(), Some("LGPL-2.1-or-later"));
+    assert_eq!(s.packages[2].license.as_deref(), Some("GPL-3.0-or-later"));
+    assert_eq!((s.packages[1].source.as_str(), s.packages[1].sha256.as_str()), ("glibc", ""));
+}
