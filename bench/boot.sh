@@ -107,6 +107,19 @@ mem64="serves"
 if ! (time_to_200 mem64 "$MICROROOT" run -q "$MANIFEST" --out "$SCRATCH/mr" --cache-dir "$CACHE" --memory 64 --timeout 120) 2>"$SCRATCH/mem64.err"; then
   mem64="does not boot: $(grep -m1 -o 'Kernel panic[^]]*\|Out of memory[^.]*' "$SCRATCH"/mem64.*.log | head -n1 || true)"
 fi
+# Where the kernel image sits in guest RAM: it is loaded at its physical
+# addresses (from 16 MiB up), so no smaller guest can hold all of it.
+kernel_end=0
+while read -r type _ _ paddr _ memsz _; do
+  [[ $type == LOAD ]] && ((paddr + memsz > kernel_end)) && kernel_end=$((paddr + memsz))
+done < <(readelf -lW "$SCRATCH/mr/vmlinux")
+kernel_end_mib=$(awk -v e="$kernel_end" 'BEGIN { printf "%.1f", e / 1048576 }')
+mem_floor=$(((kernel_end + 1048575) / 1048576))
+note "microroot run with --memory $mem_floor (the kernel image's end)"
+memfloor="serves"
+if ! (time_to_200 memfloor "$MICROROOT" run -q "$MANIFEST" --out "$SCRATCH/mr" --cache-dir "$CACHE" --memory "$mem_floor" --timeout 120) 2>"$SCRATCH/memfloor.err"; then
+  memfloor="does not boot: $(grep -m1 -o 'Kernel panic[^]]*\|Out of memory[^.]*' "$SCRATCH"/memfloor.*.log | head -n1 || true)"
+fi
 
 mr_med=$(median mr)
 recipe_med=$(median recipe)
@@ -137,5 +150,7 @@ out="$SCRATCH/section.md"
   echo "Paired ratio: **$time_ratio** (medians $mr_med s vs $recipe_med s)."
   echo
   echo "--memory 64: $mem64."
+  echo
+  echo "The kernel's ELF image (\`vmlinux\`, loaded at its physical addresses) ends at $kernel_end_mib MiB of guest RAM; --memory $mem_floor: $memfloor."
 } >"$out"
 finish boot "$out"

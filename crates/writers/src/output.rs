@@ -100,12 +100,31 @@ pub fn write_tarball(tree: &Tree, path: &Path, compression: Compression) -> Resu
 /// [`kernel_compressed_writer`], so the kernel can unpack it whatever the
 /// compression.
 pub fn write_initramfs(tree: &Tree, path: &Path, compression: Compression) -> Result<Written, Error> {
+    // The archive's size first (nothing is compressed or kept), so that
+    // the stream can be made for exactly that much content.
+    let mut counter = CpioWriter::new(Counter(0));
+    counter.append_tree(tree)?;
+    let size = counter.finish()?.0;
     write_atomic(path, |out| {
-        let mut cpio = CpioWriter::new(kernel_compressed_writer(out, compression)?);
+        let mut cpio = CpioWriter::new(kernel_compressed_writer(out, compression, Some(size))?);
         cpio.append_tree(tree)?;
         cpio.finish()?.finish()?;
         Ok(())
     })
+}
+
+/// Counts what is written to it, and drops it.
+struct Counter(u64);
+
+impl Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0 += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Counts and hashes every byte on its way to the file.

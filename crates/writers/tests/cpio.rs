@@ -244,6 +244,27 @@ fn initramfs_xz_has_the_crc32_check_the_kernel_verifies() {
 }
 
 #[test]
+fn a_small_initramfs_gets_a_zstd_window_no_bigger_than_itself() {
+    // The kernel's decoder allocates the whole window at boot.
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = Tree::new();
+    let noise: Vec<u8> = (0..1_500_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    tree.insert(&p("init"), file(0o755, &noise)).unwrap();
+    let path = dir.path().join("initramfs.cpio.zst");
+    write_initramfs(&tree, &path, Compression::Zstd { level: 19 }).unwrap();
+    let info = String::from_utf8(run("zstd", &["-lv", path.to_str().unwrap()])).unwrap();
+    let bytes = |label: &str| -> u64 {
+        let line = info.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("{info}"));
+        line.split('(').nth(1).and_then(|r| r.split(' ').next()).unwrap().parse().unwrap()
+    };
+    let (window, content) = (bytes("Window Size:"), bytes("Decompressed Size:"));
+    assert!(content > 1_500_000 && window <= content, "window {window} for {content} bytes\n{info}");
+    // And the kernel-style stream still decompresses to the archive.
+    let out = run("zstd", &["-dc", path.to_str().unwrap()]);
+    assert_eq!(out.len() as u64, content);
+}
+
+#[test]
 fn initramfs_zstd_windows_stay_within_8_mib() {
     let dir = tempfile::tempdir().unwrap();
     let mut big = Tree::new();
