@@ -126,3 +126,59 @@ fn stalled_registry_is_retried() {
     assert!(thawer.join().unwrap().success());
     assert_eq!(got.unwrap(), blob);
 }
+
+/// A rate limit (429 with `Retry-After`) and an overloaded server (503)
+/// in front of a real registry: the pull waits as long as it is told,
+/// retries, and gets the blob.
+#[test]
+fn rate_limits_and_overload_are_retried_honouring_retry_after() {
+    let registry = Registry::start();
+    let blob = data(5000, 3);
+    registry.client().push_blob(&registry.repo("limited"), &Digest::of(&blob), &blob).unwrap();
+    let front = support::Throttle::start(registry.host(), vec![(429, "Retry-After: 1\r\n"), (503, "")]);
+    let client = Client::new(ClientOptions { insecure: vec![front.host().to_owned()], ..registry.options() });
+    let repo = microroot_registry::Repository::parse(&format!("{}/limited", front.host())).unwrap();
+    assert_eq!(client.blob(&repo, &Digest::of(&blob), 5000).unwrap(), blob);
+    let requests = front.requests();
+    let statuses: Vec<u16> = requests.iter().map(|r| r.1).collect();
+    assert_eq!(statuses, [429, 503, 0], "refused twice, then passed through");
+    // Retry-After: 1 was honoured (the default first backoff is 50 ms).
+    let waited = requests[1].0 - requests[0].0;
+    assert!(waited >= Duration::from_millis(950), "retried after {waited:?}, not the 1 s Retry-After asked for");
+}
+
+/// A registry that keeps refusing: the error says it is a rate limit and
+/// names the registry, the URL and the attempts made.
+#[test]
+fn a_lasting_rate_limit_is_a_clear_error() {
+    let registry = Registry::start();
+    let refusals = vec![(429, "Retry-After: 0\r\n"); 10];
+    let front = support::Throttle::start(registry.host(), refusals);
+    let retry = RetryPolicy { max_attempts: 3, base_delay: Duration::from_millis(20), ..RetryPolicy::default() };
+    let client = Client::new(ClientOptions { insecure: vec![front.host().to_owned()], retry, ..registry.options() });
+    let reference = Reference::parse(&format!("{}/limited/app:1", front.host())).unwrap();
+    let err = client.manifest(&reference).unwrap_err();
+    assert_eq!(front.requests().len(), 3, "three attempts");
+    let text = err.to_string();
+    let want = format!(
+        "rate limited by {} at http://{}/v2/limited/app/manifests/1 after 3 attempts\nhint: ",
+        front.host(),
+        front.host()
+    );
+    assert!(text.starts_with(&want), "{text}");
+}
+
+/// A registry that keeps its blobs elsewhere (S3 and the like) redirects
+/// blob reads: the pull follows the redirect and still checks the digest.
+#[test]
+fn blob_redirects_to_storage_are_followed() {
+    let storage = Registry::start();
+    let blob = data(7000, 5);
+    storage.client().push_blob(&storage.repo("moved"), &Digest::of(&blob), &blob).unwrap();
+    let front = support::Throttle::start(storage.host(), vec![(307, "Location: http://$UPSTREAM$PATH\r\n")]);
+    let client = Client::new(ClientOptions { insecure: vec![front.host().to_owned()], ..storage.options() });
+    let repo = microroot_registry::Repository::parse(&format!("{}/moved", front.host())).unwrap();
+    assert_eq!(client.blob(&repo, &Digest::of(&blob), 7000).unwrap(), blob);
+    assert_eq!(front.requests().iter().map(|r| r.1).collect::<Vec<_>>(), [307], "the blob came from storage");
+    assert_eq!(storage.requests("GET", "/blobs/").len(), 1, "{}", storage.access_log());
+}

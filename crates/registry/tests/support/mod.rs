@@ -222,3 +222,80 @@ pub fn data(n: usize, seed: u8) -> Vec<u8> {
         })
         .collect()
 }
+
+/// A front for a real registry that answers the first requests itself
+/// with the statuses it was given (a rate limit, an overloaded server, a
+/// redirect to storage), then passes everything through to the registry
+/// behind it. It records when each request arrived and what it was
+/// answered.
+pub struct Throttle {
+    host: String,
+    log: std::sync::Arc<std::sync::Mutex<Vec<(Instant, u16)>>>,
+}
+
+impl Throttle {
+    /// `refusals`: one `(status, header lines)` per request to answer
+    /// itself; in the headers `$UPSTREAM` is the registry behind and
+    /// `$PATH` the request's path.
+    pub fn start(upstream: &str, refusals: Vec<(u16, &'static str)>) -> Throttle {
+        use std::sync::{Arc, Mutex};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let host = listener.local_addr().unwrap().to_string();
+        let log: Arc<Mutex<Vec<(Instant, u16)>>> = Arc::default();
+        let refusals = Arc::new(Mutex::new(std::collections::VecDeque::from(refusals)));
+        let (upstream, shared_log) = (upstream.to_owned(), log.clone());
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut client) = conn else { continue };
+                let (upstream, log, refusals) = (upstream.clone(), shared_log.clone(), refusals.clone());
+                std::thread::spawn(move || {
+                    let mut head = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        if client.read(&mut byte).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        head.push(byte[0]);
+                    }
+                    let refusal = refusals.lock().unwrap().pop_front();
+                    if let Some((status, headers)) = refusal {
+                        log.lock().unwrap().push((Instant::now(), status));
+                        let text = String::from_utf8_lossy(&head);
+                        let path = text.split(' ').nth(1).unwrap_or("/");
+                        let header = headers.replace("$UPSTREAM", &upstream).replace("$PATH", path);
+                        let body = "{\"errors\":[{\"code\":\"TOOMANYREQUESTS\",\"message\":\"slow down\"}]}";
+                        let _ = write!(
+                            client,
+                            "HTTP/1.1 {status} Refused\r\n{header}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        return;
+                    }
+                    log.lock().unwrap().push((Instant::now(), 0));
+                    let Ok(mut server) = TcpStream::connect(&upstream) else { return };
+                    if server.write_all(&head).is_err() {
+                        return;
+                    }
+                    let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+                    let up = std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut c2, &mut s2);
+                        let _ = s2.shutdown(std::net::Shutdown::Write);
+                    });
+                    let _ = std::io::copy(&mut server, &mut client);
+                    let _ = client.shutdown(std::net::Shutdown::Both);
+                    let _ = up.join();
+                });
+            }
+        });
+        Throttle { host, log }
+    }
+
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// Each request so far: when it came, and the status given (0: passed through).
+    pub fn requests(&self) -> Vec<(Instant, u16)> {
+        self.log.lock().unwrap().clone()
+    }
+}
