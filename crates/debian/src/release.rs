@@ -16,11 +16,10 @@ use sha2::{Digest, Sha256};
 
 use crate::deb822::{self, Paragraph};
 
-mod date;
 #[cfg(test)]
 mod tests;
 
-pub use date::{format_utc, parse_date};
+pub use microroot_time::{format_utc, parse_rfc2822 as parse_date};
 
 /// How far in the future a `Date` or a signature may lie before it is
 /// refused, for clocks that are slightly off.

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::spec::{ConfigFile, ContainerConfig, Empty, History, Platform, RootFs};
-use crate::{time, Digest};
+use crate::Digest;
 
 /// The image's run settings, platform, date and name.
 ///
@@ -152,7 +152,7 @@ impl ImageConfig {
     }
 
     pub(crate) fn created_rfc3339(&self) -> Result<String, ConfigError> {
-        time::rfc3339(self.created).ok_or(ConfigError::Created(self.created))
+        microroot_time::rfc3339(self.created).ok_or(ConfigError::Created(self.created))
     }
 
     /// The config blob for layers with these diff ids and history entries.

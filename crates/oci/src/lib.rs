@@ -37,7 +37,6 @@ mod image;
 mod layers;
 mod read;
 pub mod spec;
-mod time;
 mod write;
 
 pub use apply::{apply_layer, ApplyError, ApplyStats, WHITEOUT_OPAQUE, WHITEOUT_PREFIX};
@@ -46,8 +45,8 @@ pub use config::{debian_platform, ConfigError, ImageConfig};
 pub use digest::{Digest, DigestError};
 pub use image::{BuildError, Image};
 pub use layers::{Layer, Layering, GENERATED_OWNERS, LAYER_GZIP_LEVEL};
+pub use microroot_time::rfc3339;
 pub use read::{Format, ImageReader, ImageRef, LayerStream, ReadError, ReadImage, Selector, MAX_JSON};
-pub use time::rfc3339;
 pub use write::{write_docker_archive, write_layout, write_oci_archive, WriteError};
 
 /// The runtime-spec types of `config.json`.
