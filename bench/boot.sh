@@ -16,6 +16,9 @@
 #     (the same QEMU command line), timed the same way.
 # Targets: microroot's ext4 + initramfs <= 25% of the recipe's bytes; nginx
 # serves with --memory 64; time to the first 200 <= 0.5x the recipe's.
+# Debian's cloud kernel alone spans 16-66 MiB of guest RAM, so the 64 MiB
+# run is made twice: with it, and with a microVM kernel built from Debian's
+# linux-source by bench/microvm-kernel.sh (cached after the first run).
 # Knobs: BENCH_RUNS_BOOT (default 3), and those of bench/lib.sh.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -121,13 +124,35 @@ if ! (time_to_200 memfloor "$MICROROOT" run -q "$MANIFEST" --out "$SCRATCH/mr" -
   memfloor="does not boot: $(grep -m1 -o 'Kernel panic[^]]*\|Out of memory[^.]*' "$SCRATCH"/memfloor.*.log | head -n1 || true)"
 fi
 
+# The same image on a kernel made for microVMs: tinyconfig plus virtio,
+# ext4 and ACPI, built in, from Debian's linux-source (bench/microvm-kernel.sh).
+note "microVM kernel from Debian's linux-source (built once, then cached)"
+small_kernel=$("$BENCH_DIR/microvm-kernel.sh")
+small_kernel_bytes=$(stat -c %s "$small_kernel")
+small_kernel_from=$(basename "$(dirname "$small_kernel")" | cut -d_ -f1,2)
+debian_kernel_bytes=$(stat -c %s "$SCRATCH/mr/vmlinuz")
+small_manifest="$SCRATCH/nginx-microvm-kernel.toml"
+{
+  cat "$MANIFEST"
+  printf '\n[kernel]\npath = "%s"\n' "$small_kernel"
+} >"$small_manifest"
+small64="serves"
+if ! (time_to_200 small64 "$MICROROOT" run -q "$small_manifest" --out "$SCRATCH/small" --cache-dir "$CACHE" --memory 64 --timeout 120) 2>"$SCRATCH/small64.err"; then
+  small64="does not boot: $(tail -n 3 "$SCRATCH"/small64.*.log | tr '\n' ' ')"
+fi
+
 mr_med=$(median mr)
 recipe_med=$(median recipe)
 size_ratio=$(ratio "$mr_total" "$recipe_bytes")
 time_ratio=$(paired_ratio mr recipe)
 out="$SCRATCH/section.md"
 {
-  mem_verdict=$([[ "$mem64" == serves ]] && echo MET || echo MISSED)
+  mem_verdict=MISSED
+  if [[ "$mem64" == serves ]]; then
+    mem_verdict=MET
+  elif [[ "$small64" == serves ]]; then
+    mem_verdict="MET with a microVM kernel"
+  fi
   echo "## nginx microVM: size ≤ 25%, serves in 64 MiB, first HTTP 200 ≤ 0.5× the recipe's — size **$(verdict "$size_ratio" 0.25)**, 64 MiB **$mem_verdict**, time **$(verdict "$time_ratio" 0.5)**"
   echo
   env_block mm
@@ -152,5 +177,11 @@ out="$SCRATCH/section.md"
   echo "--memory 64: $mem64."
   echo
   echo "The kernel's ELF image (\`vmlinux\`, loaded at its physical addresses) ends at $kernel_end_mib MiB of guest RAM; --memory $mem_floor: $memfloor."
+  echo
+  if [[ "$small64" == serves ]]; then
+    echo "The same image on a microVM kernel (\`bench/microvm-kernel.sh\`: $small_kernel_from, tinyconfig + \`bench/microvm-kernel.config\`, bzImage $small_kernel_bytes bytes vs Debian's cloud kernel's $debian_kernel_bytes), \`[kernel] path\` in the manifest, --memory 64: serves, first HTTP 200 after $(median small64) s."
+  else
+    echo "The same image on a microVM kernel ($small_kernel_from, \`bench/microvm-kernel.sh\`), --memory 64: $small64."
+  fi
 } >"$out"
 finish boot "$out"
