@@ -91,8 +91,11 @@ impl Fetcher {
         if !retry::is_transient_status(status) {
             return Err(Attempt::NextUrl(error));
         }
-        let retry_after =
-            response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(retry::parse_retry_after);
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry::parse_retry_after_seconds);
         Err(Attempt::Retry { error, retry_after })
     }
 

@@ -35,7 +35,7 @@ pub use error::{Error, Result};
 pub use http::{FetchOptions, Fetcher};
 pub use parallel::{Download, DEFAULT_PARALLELISM};
 pub use reporter::{NoopReporter, Reporter};
-pub use retry::{is_transient, is_transient_status, RetryPolicy};
+pub use retry::{is_transient, is_transient_status, parse_retry_after_seconds, RetryPolicy};
 
 /// A short display name for a URL: its last path segment.
 pub(crate) fn file_name(url: &str) -> String {

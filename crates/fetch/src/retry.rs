@@ -85,7 +85,7 @@ pub fn is_transient(error: &ureq::Error) -> bool {
 }
 
 /// `Retry-After` as delta-seconds; HTTP-dates fall back to backoff.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+pub fn parse_retry_after_seconds(value: &str) -> Option<Duration> {
     value.trim().parse::<u64>().ok().map(Duration::from_secs)
 }
 
@@ -124,15 +124,21 @@ mod tests {
     #[test]
     fn retry_after_is_capped() {
         let p = RetryPolicy::default();
-        let asked = parse_retry_after(" 7 ");
+        let asked = parse_retry_after_seconds(" 7 ");
         assert_eq!(p.delay(1, "u", asked), Duration::from_secs(7));
-        assert_eq!(p.delay(1, "u", parse_retry_after("9999")), p.max_retry_after);
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+        assert_eq!(p.delay(1, "u", parse_retry_after_seconds("9999")), p.max_retry_after);
+        assert_eq!(parse_retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT"), None);
     }
 
     #[test]
     fn status_classes() {
         assert!(is_transient_status(503) && is_transient_status(429));
         assert!(!is_transient_status(404) && !is_transient_status(403));
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(is_transient_status(s), "{s}");
+        }
+        for s in [400, 401, 403, 404, 405, 416, 501] {
+            assert!(!is_transient_status(s), "{s}");
+        }
     }
 }
