@@ -90,24 +90,32 @@ impl Expected {
     }
 }
 
-/// A running SHA-256 and byte count.
-#[derive(Default)]
-pub(crate) struct Hasher {
+/// A running SHA-256 and byte count over a stream.
+#[derive(Clone, Default)]
+pub struct Hasher {
     sha: Sha256,
     len: u64,
 }
 
 impl Hasher {
-    pub(crate) fn update(&mut self, data: &[u8]) {
+    /// Adds `data` to the digest and the count.
+    pub fn update(&mut self, data: &[u8]) {
         self.sha.update(data);
         self.len += data.len() as u64;
     }
 
-    pub(crate) fn len(&self) -> u64 {
+    /// Bytes seen so far.
+    pub fn len(&self) -> u64 {
         self.len
     }
 
-    pub(crate) fn finish(self) -> (Sha256Hash, u64) {
+    /// Whether no byte has been seen.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The digest and length of everything seen.
+    pub fn finish(self) -> (Sha256Hash, u64) {
         (Sha256Hash(self.sha.finalize().into()), self.len)
     }
 }

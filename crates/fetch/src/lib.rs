@@ -30,7 +30,7 @@ mod retry;
 mod staging;
 
 pub use cache::{Cache, CACHE_DIR_ENV};
-pub use digest::{Expected, InvalidDigest, Sha256Hash};
+pub use digest::{Expected, Hasher, InvalidDigest, Sha256Hash};
 pub use error::{Error, Result};
 pub use http::{FetchOptions, Fetcher};
 pub use parallel::{Download, DEFAULT_PARALLELISM};

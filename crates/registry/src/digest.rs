@@ -64,24 +64,11 @@ impl fmt::Debug for Digest {
 }
 
 /// A running SHA-256 and byte count over a stream.
-#[derive(Clone, Default)]
-pub(crate) struct Hasher {
-    sha: Sha256,
-    len: u64,
-}
+pub(crate) use microroot_fetch::Hasher;
 
-impl Hasher {
-    pub(crate) fn update(&mut self, data: &[u8]) {
-        self.sha.update(data);
-        self.len += data.len() as u64;
-    }
-
-    pub(crate) fn len(&self) -> u64 {
-        self.len
-    }
-
-    pub(crate) fn finish(self) -> Digest {
-        Digest(self.sha.finalize().into())
+impl From<microroot_fetch::Sha256Hash> for Digest {
+    fn from(hash: microroot_fetch::Sha256Hash) -> Self {
+        Self(*hash.as_bytes())
     }
 }
 
@@ -98,7 +85,7 @@ mod tests {
         assert_eq!(d.to_string(), EMPTY);
         let mut h = Hasher::default();
         h.update(b"");
-        assert_eq!(h.finish(), d);
+        assert_eq!(Digest::from(h.finish().0), d);
     }
 
     #[test]
