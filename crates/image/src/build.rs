@@ -93,23 +93,22 @@ pub fn plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<L
 fn resolve(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
     opts.progress.phase("resolve", &format!("{} ({})", loaded.manifest.source.suite, loaded.manifest.image.arch));
     let suite = source::open_suite(&loaded.manifest, fetcher, SystemTime::now())?;
-    // The packages go on top of what the base has installed.
-    let base = match &loaded.manifest.base {
-        Some(reference) => {
-            opts.progress.phase("base", reference);
-            let access = registry_access(opts);
-            let locked = crate::base::pin(&loaded.manifest, &loaded.base_dir, &access)?;
-            let locked = locked.expect("the manifest names a base");
-            let mut tree = Tree::new();
-            let cache = fetcher.cache().root();
-            crate::base::apply(&mut tree, &loaded.manifest, &loaded.base_dir, &locked, cache, &access)?;
-            let status = crate::base::dpkg_status(&tree);
-            Some((source::BaseStatus { reference: reference.clone(), config: locked.config.clone(), status }, locked))
-        }
-        None => None,
+    let Some(reference) = &loaded.manifest.base else {
+        return Ok(source::resolve(&loaded.manifest, &suite, fetcher, None)?);
     };
-    let mut lock = source::resolve(&loaded.manifest, &suite, fetcher, base.as_ref().map(|(s, _)| s))?;
-    lock.base = base.map(|(_, locked)| locked);
+    // The packages go on top of what the base has installed.
+    opts.progress.phase("base", reference);
+    let access = registry_access(opts);
+    let locked = crate::base::pin(&loaded.manifest, &loaded.base_dir, &access)?.expect("the manifest names a base");
+    let status = || {
+        let mut tree = Tree::new();
+        let cache = fetcher.cache().root();
+        crate::base::apply(&mut tree, &loaded.manifest, &loaded.base_dir, &locked, cache, &access)?;
+        Ok(crate::base::dpkg_status(&tree))
+    };
+    let base = source::BaseStatus { reference, config: &locked.config, status: &status };
+    let mut lock = source::resolve(&loaded.manifest, &suite, fetcher, Some(&base))?;
+    lock.base = Some(locked);
     Ok(lock)
 }
 

@@ -40,6 +40,8 @@ pub enum SourceError {
     Index(String),
     #[error("{0}")]
     Solve(String),
+    #[error(transparent)]
+    Base(Box<crate::base::BaseError>),
 }
 
 impl From<SignatureError> for SourceError {
@@ -143,13 +145,14 @@ fn fetch_inrelease(
 }
 
 /// What a base image has installed: its dpkg status.
-pub struct BaseStatus {
+pub struct BaseStatus<'a> {
     /// The base as the manifest names it, for errors.
-    pub reference: String,
+    pub reference: &'a str,
     /// The base's config digest: keys the plan cache.
-    pub config: String,
-    /// `/var/lib/dpkg/status` of the base (empty when it has none).
-    pub status: String,
+    pub config: &'a str,
+    /// Reads `/var/lib/dpkg/status` of the base (empty when it has none);
+    /// called only when the plan is not in the cache.
+    pub status: &'a dyn Fn() -> Result<String, crate::base::BaseError>,
 }
 
 /// Resolves the manifest against the suite (on top of what the base has
@@ -159,17 +162,10 @@ pub fn resolve(
     manifest: &Manifest,
     suite: &Suite,
     fetcher: &Fetcher,
-    base: Option<&BaseStatus>,
+    base: Option<&BaseStatus<'_>>,
 ) -> Result<Lockfile, SourceError> {
     let inputs = inputs_fingerprint(manifest);
     let plan_path = plan_path(fetcher, &suite.inrelease_sha256, &inputs, base);
-    let installed = match base {
-        Some(b) => {
-            microroot_debian::index::parse_status(&format!("base `{}`: /var/lib/dpkg/status", b.reference), &b.status)
-                .map_err(|e| SourceError::Index(e.to_string()))?
-        }
-        None => Vec::new(),
-    };
     match Lockfile::read(&plan_path) {
         Ok(lock) if lock.inputs == inputs && lock.source == locked_source(suite) => {
             tracing::debug!(path = %plan_path.display(), "plan cache hit");
@@ -178,6 +174,14 @@ pub fn resolve(
         Ok(_) => tracing::warn!("ignoring plan cache entry {} made for another suite state", plan_path.display()),
         Err(_) => {}
     }
+    let installed = match base {
+        Some(b) => {
+            let status = (b.status)().map_err(|e| SourceError::Base(Box::new(e)))?;
+            let origin = format!("base `{}`: /var/lib/dpkg/status", b.reference);
+            microroot_debian::index::parse_status(&origin, &status).map_err(|e| SourceError::Index(e.to_string()))?
+        }
+        None => Vec::new(),
+    };
     let mut texts = Vec::new();
     for component in &manifest.source.components {
         let text = fetch_index(suite, component, &manifest.image.arch, fetcher)?;
@@ -197,7 +201,7 @@ pub fn resolve(
     Ok(lock)
 }
 
-fn plan_path(fetcher: &Fetcher, inrelease_sha256: &str, inputs: &str, base: Option<&BaseStatus>) -> PathBuf {
+fn plan_path(fetcher: &Fetcher, inrelease_sha256: &str, inputs: &str, base: Option<&BaseStatus<'_>>) -> PathBuf {
     // The solver's version is part of the key: a fixed solver re-solves.
     let version = env!("CARGO_PKG_VERSION");
     // So is the base: another base has other packages installed.
