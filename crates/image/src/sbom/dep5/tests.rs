@@ -110,7 +110,7 @@ fn not_machine_readable_or_broken() {
     assert_eq!(declared_license("This package was debianized by someone.\n\nIt is GPL.\n"), None);
     assert_eq!(declared_license(""), None);
     // A license text with an unmarked blank line breaks only its paragraph.
-    let text = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n\n\
+    let text = "Format: copyright-format/1.0\n\n\
                 Files: *\nCopyright: someone\nLicense: GPL-2+\n\n\
                 License: GPL-2+\n text\n\nbroken text without a field\n\n\
                 Files: x/*\nLicense: Expat\n";
