@@ -133,7 +133,13 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
                 out.push(p);
             }
         }
-        for (p, provided) in self.provider.providers(&rel.name) {
+        // Providers in the index, then installed ones the index does not
+        // have at that version.
+        let mut providers = self.provider.providers(&rel.name);
+        if let Some(installed) = self.installed_provides.get(rel.name.as_str()) {
+            providers.extend(installed.iter().copied());
+        }
+        for (p, provided) in providers {
             let version_ok = match (&rel.constraint, provided) {
                 (None, _) => true,
                 (Some(c), Some(v)) => c.satisfied_by(v),
@@ -145,19 +151,6 @@ impl<'a, P: Provider + ?Sized> Engine<'a, P> {
                 && (!any || p.multi_arch == MultiArch::Allowed)
                 && !out.iter().any(|q| ptr::eq(*q, p))
             {
-                out.push(p);
-            }
-        }
-        // Installed providers the index does not have at that version.
-        let installed = self.installed_provides.get(rel.name.as_str()).cloned().unwrap_or_default();
-        for (p, provided) in installed {
-            let version_ok = match (&rel.constraint, provided) {
-                (None, _) => true,
-                (Some(c), Some(v)) => c.satisfied_by(v),
-                (Some(_), None) => false,
-            };
-            let current = self.version_of(&p.name, look).is_some_and(|q| ptr::eq(q, p));
-            if version_ok && current && (!any || p.multi_arch == MultiArch::Allowed) {
                 out.push(p);
             }
         }
