@@ -11,12 +11,13 @@ use ureq::Body;
 use crate::cache::Cache;
 use crate::error::Error;
 use crate::reporter::{NoopReporter, Reporter};
+use crate::resolver::CachingResolver;
 use crate::retry::{self, RetryPolicy};
 
 /// How a [`Fetcher`] talks to mirrors.
 #[derive(Clone, Debug)]
 pub struct FetchOptions {
-    /// Budget for DNS, TCP and TLS setup.
+    /// Budget for name lookup, and again for TCP and TLS setup.
     pub connect_timeout: Duration,
     /// Longest a single read may stall, headers or body.
     pub read_timeout: Duration,
@@ -54,13 +55,16 @@ pub struct Fetcher {
 impl Fetcher {
     /// A fetcher over `cache`, reporting to a [`NoopReporter`].
     pub fn new(cache: Cache, options: FetchOptions) -> Self {
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(options.connect_timeout))
-            .timeout_per_read(Some(options.read_timeout))
-            .user_agent(options.user_agent.as_str())
-            .build();
-        Self { agent: config.new_agent(), cache, options, reporter: Arc::new(NoopReporter) }
+        let agent = agent(&options, &CachingResolver::default());
+        Self { agent, cache, options, reporter: Arc::new(NoopReporter) }
+    }
+
+    /// Resolves host names through `resolver` (for example one shared with
+    /// another client) instead of a fresh one. Call before fetching: the
+    /// agent and its idle connections are replaced.
+    pub fn with_resolver(mut self, resolver: &CachingResolver) -> Self {
+        self.agent = agent(&self.options, resolver);
+        self
     }
 
     /// Sends progress events to `reporter`.
@@ -128,6 +132,16 @@ impl Fetcher {
             }
         }
     }
+}
+
+/// One agent per fetcher: its pool and resolver are what let parallel
+/// workers share connections and name lookups.
+fn agent(options: &FetchOptions, resolver: &CachingResolver) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_per_read(Some(options.read_timeout))
+        .user_agent(options.user_agent.as_str());
+    resolver.agent(config, options.connect_timeout)
 }
 
 /// How one attempt failed, which decides what happens next.

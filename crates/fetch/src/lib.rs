@@ -9,6 +9,12 @@
 //! [`Fetcher::fetch_many`] runs the same path on a bounded pool of threads.
 //! Progress goes to a [`Reporter`]; nothing here draws bars or parses formats.
 //!
+//! All threads of a fetcher share one HTTP agent: its [`CachingResolver`]
+//! resolves each mirror host once, however many workers ask at the same
+//! moment, and its pool keeps an idle keep-alive connection for every
+//! worker ([`MAX_IDLE_PER_HOST`]), so a batch of downloads costs one name
+//! lookup and a handful of connections, not one of each per file.
+//!
 //! Files that are signed rather than known by hash (`InRelease`) come in
 //! through [`Fetcher::get_bytes`]; once the caller has checked the
 //! signature it may keep a copy with [`Cache::store_by_url`] so that offline
@@ -26,6 +32,7 @@ mod fetcher;
 mod http;
 mod parallel;
 mod reporter;
+mod resolver;
 mod retry;
 mod staging;
 
@@ -35,6 +42,7 @@ pub use error::{Error, Result};
 pub use http::{FetchOptions, Fetcher};
 pub use parallel::{Download, DEFAULT_PARALLELISM};
 pub use reporter::{NoopReporter, Reporter};
+pub use resolver::{CachingResolver, Lookup, SystemLookup, MAX_IDLE_PER_HOST};
 pub use retry::{is_transient, is_transient_status, parse_retry_after_seconds, RetryPolicy};
 
 /// A short display name for a URL: its last path segment.

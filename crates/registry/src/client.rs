@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use microroot_fetch::CachingResolver;
 use tracing::warn;
 
 use crate::auth::RegistryAuth;
@@ -31,7 +32,7 @@ pub struct ClientOptions {
     /// Bytes per `PATCH` of a chunked upload; blobs no larger than this go
     /// up in one `PUT`. Raised to the registry's `OCI-Chunk-Min-Length`.
     pub chunk_size: usize,
-    /// Budget for DNS, TCP and TLS setup.
+    /// Budget for name lookup, and again for TCP and TLS setup.
     pub connect_timeout: Duration,
     /// Longest a single read may stall, headers or body.
     pub read_timeout: Duration,
@@ -67,24 +68,24 @@ pub struct Client {
 impl Client {
     /// A client with `options`, reporting to a [`NoopReporter`].
     pub fn new(options: ClientOptions) -> Self {
-        let agent = |https_only: bool| {
-            ureq::Agent::config_builder()
-                .http_status_as_error(false)
-                .https_only(https_only)
-                .timeout_connect(Some(options.connect_timeout))
-                .timeout_per_read(Some(options.read_timeout))
-                .user_agent(options.user_agent.as_str())
-                .max_redirects(10)
-                .build()
-                .new_agent()
-        };
+        let resolver = CachingResolver::default();
         Self {
-            secure: agent(true),
-            plain: agent(false),
+            secure: agent(&options, &resolver, true),
+            plain: agent(&options, &resolver, false),
             options,
             auth: Mutex::new(HashMap::new()),
             reporter: Arc::new(NoopReporter),
         }
+    }
+
+    /// Resolves host names through `resolver` (for example the one a
+    /// [`microroot_fetch::Fetcher`] uses) instead of a fresh one. Call
+    /// before any request: both agents and their idle connections are
+    /// replaced.
+    pub fn with_resolver(mut self, resolver: &CachingResolver) -> Self {
+        self.secure = agent(&self.options, resolver, true);
+        self.plain = agent(&self.options, resolver, false);
+        self
     }
 
     /// Sends progress and retry events to `reporter`.
@@ -156,6 +157,18 @@ impl Client {
             }
         }
     }
+}
+
+/// The secure and the plain agent share one resolver, so a registry's host
+/// is looked up once however many blobs move in parallel.
+fn agent(options: &ClientOptions, resolver: &CachingResolver, https_only: bool) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .https_only(https_only)
+        .timeout_per_read(Some(options.read_timeout))
+        .user_agent(options.user_agent.as_str())
+        .max_redirects(10);
+    resolver.agent(config, options.connect_timeout)
 }
 
 /// `host[:port]` at the start of a URL without its scheme.

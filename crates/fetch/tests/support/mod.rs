@@ -1,12 +1,14 @@
-//! Test support: a real HTTP/1.1 server on 127.0.0.1 that plays scripted
+//! Test support: a real HTTP/1.1 server on loopback that plays scripted
 //! replies per path, a recording reporter, and small helpers.
 #![allow(dead_code)] // each test binary uses a different subset
+
+pub mod lookup;
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -28,10 +30,23 @@ pub enum Reply {
     Stall { body: Vec<u8>, declared: usize, wait: Duration },
 }
 
+/// How the server treats connections.
+#[derive(Clone, Copy, Debug)]
+pub enum Conns {
+    /// One request per connection (`Connection: close`), all at once.
+    Close,
+    /// Keep-alive, connections served at the same time.
+    KeepAlive,
+    /// Keep-alive, one connection at a time: the next is accepted only
+    /// once the client has closed or been silent for `idle`.
+    OneAtATime { idle: Duration },
+}
+
 #[derive(Default)]
 struct State {
     scripts: Mutex<HashMap<String, VecDeque<Reply>>>,
     hits: Mutex<HashMap<String, usize>>,
+    accepted: AtomicUsize,
 }
 
 /// A server that lives as long as this value.
@@ -43,7 +58,12 @@ pub struct Server {
 
 impl Server {
     pub fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_with("127.0.0.1:0", Conns::Close)
+    }
+
+    /// A server on `bind` (e.g. `[::1]:0`) treating connections as `conns`.
+    pub fn start_with(bind: &str, conns: Conns) -> Self {
+        let listener = TcpListener::bind(bind).unwrap();
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(State::default());
         let stop = Arc::new(AtomicBool::new(false));
@@ -53,9 +73,12 @@ impl Server {
                 if sp.load(Ordering::SeqCst) {
                     break;
                 }
+                let Ok(stream) = stream else { continue };
+                st.accepted.fetch_add(1, Ordering::SeqCst);
                 let st = st.clone();
-                if let Ok(stream) = stream {
-                    thread::spawn(move || handle(stream, &st));
+                match conns {
+                    Conns::OneAtATime { .. } => handle(stream, &st, conns),
+                    _ => drop(thread::spawn(move || handle(stream, &st, conns))),
                 }
             }
         });
@@ -64,6 +87,20 @@ impl Server {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// The URL with `host` in place of the address, e.g. `localhost`.
+    pub fn url_on(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.addr.port())
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
     }
 
     /// Replies for `path`, in order; the last one repeats.
@@ -90,20 +127,30 @@ impl Drop for Server {
     }
 }
 
-fn handle(mut stream: TcpStream, state: &State) {
-    let Some(path) = read_request_path(&mut stream) else {
-        return;
+fn handle(mut stream: TcpStream, state: &State, conns: Conns) {
+    let idle = match conns {
+        Conns::OneAtATime { idle } => idle,
+        _ => Duration::from_secs(10),
     };
-    *state.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
-    let reply = {
-        let mut scripts = state.scripts.lock().unwrap();
-        match scripts.get_mut(&path) {
-            Some(queue) if queue.len() > 1 => queue.pop_front(),
-            Some(queue) => queue.front().cloned(),
-            None => None,
+    let _ = stream.set_read_timeout(Some(idle));
+    let keep_alive = !matches!(conns, Conns::Close);
+    while let Some(path) = read_request_path(&mut stream) {
+        *state.hits.lock().unwrap().entry(path.clone()).or_default() += 1;
+        let reply = {
+            let mut scripts = state.scripts.lock().unwrap();
+            match scripts.get_mut(&path) {
+                Some(queue) if queue.len() > 1 => queue.pop_front(),
+                Some(queue) => queue.front().cloned(),
+                None => None,
+            }
+        };
+        let reply = reply.unwrap_or(Reply::Status(404, None));
+        // A short or stalled body leaves the connection unusable.
+        let reusable = keep_alive && matches!(reply, Reply::Body(_) | Reply::Delayed(..) | Reply::Status(..));
+        if send(&mut stream, reply, reusable).is_err() || !reusable {
+            return;
         }
-    };
-    let _ = send(&mut stream, reply.unwrap_or(Reply::Status(404, None)));
+    }
 }
 
 fn read_request_path(stream: &mut TcpStream) -> Option<String> {
@@ -117,9 +164,10 @@ fn read_request_path(stream: &mut TcpStream) -> Option<String> {
     line.split(' ').nth(1).map(str::to_string)
 }
 
-fn send(stream: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
+fn send(stream: &mut TcpStream, reply: Reply, keep_alive: bool) -> std::io::Result<()> {
+    let connection = if keep_alive { "keep-alive" } else { "close" };
     let head = |status: u16, len: usize, extra: &str| {
-        format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: close\r\n{extra}\r\n")
+        format!("HTTP/1.1 {status} X\r\nContent-Length: {len}\r\nConnection: {connection}\r\n{extra}\r\n")
     };
     match reply {
         Reply::Body(body) => {
