@@ -39,6 +39,20 @@ pub struct Global {
     /// Speak plain HTTP to this registry (HOST or HOST:PORT) for bases and pushes (repeatable)
     #[arg(long, global = true, value_name = "HOST")]
     pub insecure: Vec<String>,
+    /// Packages unpacked and compressor threads at once (default: one per core); outputs are the same for any number
+    #[arg(
+        short,
+        long,
+        global = true,
+        env = "MICROROOT_JOBS",
+        value_name = "N",
+        default_value_t = 0,
+        hide_default_value = true
+    )]
+    pub jobs: usize,
+    /// MiB of file content held in memory; beyond it, contents go to a temporary file in the cache directory
+    #[arg(long, global = true, env = "MICROROOT_MEMORY_BUDGET", value_name = "MIB", default_value_t = microroot_image::build::DEFAULT_MEMORY_BUDGET >> 20)]
+    pub memory_budget: u64,
 }
 
 #[derive(Debug, Subcommand)]

@@ -222,6 +222,7 @@ fn a_third_party_glibc_binary_runs_in_the_image() {
         cache_dir: Some(shared_cache()),
         source_date_epoch: None,
         insecure: vec![],
+        resources: microroot_image::Resources::default(),
         progress: Arc::new(microroot_image::Quiet),
     };
     let report = microroot_image::build(&opts).unwrap_or_else(|e| panic!("building hello: {e}"));

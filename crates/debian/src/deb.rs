@@ -17,15 +17,19 @@
 //! tree's `etc/passwd`, never the host's.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::rc::Rc;
 use std::sync::Arc;
 
-use microroot_tree::{Blob, Entry, Kind, Meta, Tree, TreeError, TreePath};
+use microroot_tree::{Kind, Meta, Spill, SpillError, Tree, TreeError, TreePath};
 use tar::EntryType;
 
 use crate::deb822;
+
+mod unpack;
+
+pub use unpack::Unpacked;
 
 const AR_MAGIC: &[u8] = b"!<arch>\n";
 const AR_HEADER: usize = 60;
@@ -78,6 +82,8 @@ pub enum DebError {
     Member { at: Place, path: String, reason: String },
     #[error("{at}: `{path}`: {source}")]
     Tree { at: Place, path: String, source: Box<TreeError> },
+    #[error("{at}: `{path}`: cannot keep the file's content")]
+    Spill { at: Place, path: String, source: Box<SpillError> },
 }
 
 /// The control member of a package.
@@ -206,11 +212,19 @@ impl<'a> Deb<'a> {
     /// where that file landed); rejected ones are skipped, but a rejected
     /// directory's children are still offered one by one.
     pub fn extract_data(&self, tree: &mut Tree, filter: &mut dyn FnMut(&TreePath, &Kind) -> bool) -> Result<Extracted> {
-        let owner = self.package.clone();
-        let (files, out) = (HashMap::new(), Extracted::default());
-        let mut unpacker = Unpacker { tree, owner, filter, files, out };
-        self.walk(self.data, |ctx, entry| unpacker.member(ctx, entry))?;
-        Ok(unpacker.out)
+        self.read_data(&Spill::memory())?.apply(tree, filter)
+    }
+
+    /// Decompresses and checks the data member without a tree, file
+    /// contents going to `store`: the part of unpacking that can run on
+    /// many packages at once. [`Unpacked::apply`] then puts it in a tree.
+    pub fn read_data(&self, store: &Spill) -> Result<Unpacked> {
+        let mut members = Vec::new();
+        self.walk(self.data, |ctx, entry| {
+            members.extend(unpack::read_member(ctx, entry, store)?);
+            Ok(())
+        })?;
+        Ok(Unpacked { at: Place::new(&self.package, self.data.0), members })
     }
 
     /// Runs `each` on every member of the tar stream in `member`.
@@ -399,98 +413,12 @@ fn meta(ctx: &Ctx, raw: &str, entry: &mut TarEntry<'_, '_>) -> Result<Meta> {
     Ok(meta)
 }
 
-/// A regular file member seen so far, for later hardlinks to it.
-enum Seen {
-    /// Installed: hardlinks point where it landed.
-    Installed(TreePath),
-    /// Rejected by the filter: the first hardlink to it becomes the file.
-    Skipped(Blob),
-}
-
-struct Unpacker<'t, 'f> {
-    tree: &'t mut Tree,
-    owner: Arc<str>,
-    filter: &'f mut dyn FnMut(&TreePath, &Kind) -> bool,
-    files: HashMap<TreePath, Seen>,
-    out: Extracted,
-}
-
-impl Unpacker<'_, '_> {
-    fn member(&mut self, ctx: &Ctx, entry: &mut TarEntry<'_, '_>) -> Result<()> {
-        let ty = entry.header().entry_type();
-        if ty == EntryType::XGlobalHeader {
-            return Ok(());
-        }
-        let (raw, path) = ctx.path(entry)?;
-        let meta = meta(ctx, &raw, entry)?;
-        let kind = match ty {
-            EntryType::Regular | EntryType::Continuous => Kind::File(read_body(ctx, entry)?.into()),
-            EntryType::Link => self.hardlink(ctx, &raw, &ctx.link(&raw, entry)?)?,
-            EntryType::Symlink => Kind::Symlink(ctx.link(&raw, entry)?),
-            EntryType::Directory => Kind::Dir,
-            EntryType::Fifo => Kind::Fifo,
-            EntryType::Char | EntryType::Block => {
-                let (major, minor) = ctx.device(&raw, entry.header())?;
-                match ty {
-                    EntryType::Char => Kind::CharDev { major, minor },
-                    _ => Kind::BlockDev { major, minor },
-                }
-            }
-            other => {
-                let ty = other.as_byte().escape_ascii();
-                return Err(ctx.bad(&raw, format!("unsupported member type `{ty}`")));
-            }
-        };
-        let owner = Some(self.owner.clone());
-        self.place(ctx, &raw, path, Entry { meta, kind, owner })
-    }
-
-    fn hardlink(&self, ctx: &Ctx, raw: &str, target: &str) -> Result<Kind> {
-        let path = member_path(target).map_err(|why| ctx.bad(raw, format!("hardlink target `{target}`: {why}")))?;
-        match self.files.get(&path) {
-            Some(Seen::Installed(at)) => Ok(Kind::Hardlink(at.clone())),
-            Some(Seen::Skipped(blob)) => Ok(Kind::File(blob.clone())),
-            None => Err(ctx.bad(raw, format!("hardlink to `{target}`, which is not an earlier regular file"))),
-        }
-    }
-
-    fn place(&mut self, ctx: &Ctx, raw: &str, path: TreePath, entry: Entry) -> Result<()> {
-        if !(self.filter)(&path, &entry.kind) {
-            if let Kind::File(blob) = entry.kind {
-                self.files.insert(path, Seen::Skipped(blob));
-            }
-            self.out.skipped += 1;
-            return Ok(());
-        }
-        // The image owns its root directory; a package's `./` is only listed.
-        if !path.is_root() {
-            let size = entry.size();
-            // Hardlinks to this member point at the original file.
-            let original = match &entry.kind {
-                Kind::Hardlink(to) => Some(to.clone()),
-                _ => None,
-            };
-            let is_file = matches!(entry.kind, Kind::File(_));
-            let at = self.tree.insert(&path, entry).map_err(|source| {
-                let (at, path) = (ctx.at.clone(), raw.to_owned());
-                DebError::Tree { at, path, source: Box::new(source) }
-            })?;
-            match original.or(is_file.then_some(at)) {
-                Some(file) => drop(self.files.insert(path.clone(), Seen::Installed(file))),
-                None => drop(self.files.remove(&path)),
-            }
-            self.out.bytes += size;
-        }
-        self.out.paths.push(path);
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::io::Write;
 
     use super::*;
+    use microroot_tree::Entry;
 
     fn p(s: &str) -> TreePath {
         TreePath::new(s).unwrap()

@@ -17,12 +17,21 @@ use crate::geometry::{has_backup, Geometry, BLOCK, BLOCK_USIZE, INODE_SIZE};
 use crate::nodes::{Body, JOURNAL_INO};
 use crate::plan::{Layout, Prepared, FAST_SYMLINK_MAX};
 use crate::superblock::{descriptors, superblock, Counts, Group};
+use microroot_tree::Blob;
+
 use crate::table::inode_table;
 use crate::{journal, xattr, Error, Options, Summary};
 
 /// One piece of the image: bytes, or a bitmap rendered when written.
 enum Piece<'a> {
     Bytes(Cow<'a, [u8]>),
+    /// `len` bytes of a file from `from` on, streamed when written (the
+    /// last block's tail is shorter).
+    Blob {
+        blob: &'a Blob,
+        from: u64,
+        len: u64,
+    },
     BlockBitmap(u32),
     InodeBitmap(u32),
 }
@@ -131,14 +140,16 @@ fn content<'a>(prep: &'a Prepared<'_>, layout: &Layout, pieces: &mut Vec<(u64, P
     for ((node, c), p) in prep.nodes.iter().zip(&prep.content).zip(&layout.nodes) {
         let bytes: &[u8] = match &node.body {
             Body::Dir { .. } => &c.dir,
-            Body::File(data) => data,
             Body::Symlink(target) if target.len() >= FAST_SYMLINK_MAX => target,
             _ => &[],
         };
         for e in &p.extents {
             let from = e.logical as usize * BLOCK_USIZE;
-            let to = (from + e.len as usize * BLOCK_USIZE).min(bytes.len());
-            pieces.push((e.start * BLOCK, Piece::Bytes(Cow::Borrowed(&bytes[from..to]))));
+            let piece = match &node.body {
+                Body::File(blob) => Piece::Blob { blob, from: from as u64, len: u64::from(e.len) * BLOCK },
+                _ => Piece::Bytes(Cow::Borrowed(&bytes[from..(from + e.len as usize * BLOCK_USIZE).min(bytes.len())])),
+            };
+            pieces.push((e.start * BLOCK, piece));
         }
         let seed = prep.csum.map(|s| inode_seed(s, node.ino));
         for (block, leaf) in leaf_blocks(&p.extents, &p.leaves, seed).into_iter().zip(&p.leaves) {
@@ -170,8 +181,17 @@ fn write_pieces<W: Write + Seek>(
     let mut buf = vec![0u8; BLOCK_USIZE];
     let mut pos = 0;
     for (at, piece) in &pieces {
+        debug_assert!(*at >= pos, "overlapping pieces at byte {at}");
+        if *at != pos {
+            out.seek(SeekFrom::Start(start + at)).map_err(Error::Write)?;
+        }
         let bytes: &[u8] = match piece {
             Piece::Bytes(bytes) => bytes,
+            Piece::Blob { blob, from, len } => {
+                blob.write_range_to(*from, *len, out).map_err(Error::Write)?;
+                pos = at + (*len).min(blob.len() - from);
+                continue;
+            }
             Piece::BlockBitmap(g) => {
                 bitmaps.block_bitmap(*g, &mut buf);
                 &buf
@@ -181,10 +201,6 @@ fn write_pieces<W: Write + Seek>(
                 &buf
             }
         };
-        debug_assert!(*at >= pos, "overlapping pieces at byte {at}");
-        if *at != pos {
-            out.seek(SeekFrom::Start(start + at)).map_err(Error::Write)?;
-        }
         out.write_all(bytes).map_err(Error::Write)?;
         pos = at + bytes.len() as u64;
     }

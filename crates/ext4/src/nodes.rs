@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use microroot_tree::{Entry, Kind, Tree, TreePath};
+use microroot_tree::{Blob, Entry, Kind, Tree, TreePath};
 
 use crate::Error;
 
@@ -36,7 +36,7 @@ pub(crate) enum Body<'a> {
         parent: u32,
         entries: Vec<DirEntry<'a>>,
     },
-    File(&'a [u8]),
+    File(&'a Blob),
     Symlink(&'a [u8]),
     Device {
         major: u32,
@@ -161,7 +161,7 @@ fn synthetic<'a>(
 fn node<'a>(ino: u32, path: &TreePath, entry: &'a Entry) -> Result<Node<'a>, Error> {
     let body = match &entry.kind {
         Kind::Dir => Body::Dir { parent: ROOT_INO, entries: Vec::new() },
-        Kind::File(blob) => Body::File(blob.bytes()),
+        Kind::File(blob) => Body::File(blob),
         Kind::Symlink(target) => {
             if target.is_empty() || target.len() >= 4096 {
                 return Err(Error::SymlinkTarget { path: path.clone(), len: target.len() });

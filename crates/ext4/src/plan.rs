@@ -74,7 +74,7 @@ pub(crate) fn prepare<'a>(tree: &'a Tree, opts: &Options) -> Result<Prepared<'a>
                 c.dir = dir::render(node.ino, *parent, entries, min, csum.map(|s| inode_seed(s, node.ino)));
                 c.blocks = c.dir.len() as u64 / BLOCK;
             }
-            Body::File(data) => c.blocks = (data.len() as u64).div_ceil(BLOCK),
+            Body::File(data) => c.blocks = data.len().div_ceil(BLOCK),
             Body::Symlink(target) if target.len() >= FAST_SYMLINK_MAX => c.blocks = 1,
             _ => {}
         }
@@ -154,7 +154,7 @@ pub(crate) fn lay_out(geo: &Geometry, prep: &Prepared<'_>, max_extent: u64) -> R
             xattr_blocks[i].get_or_insert_with(|| a.alloc_contiguous(1));
         }
         let size = match node.body {
-            Body::File(data) => data.len() as u64,
+            Body::File(data) => data.len(),
             _ => c.blocks * BLOCK,
         };
         nodes.push(

@@ -53,9 +53,9 @@ fn node_inode<'p>(node: &Node<'_>, c: &'p Content, p: &Placement, layout: &Layou
         ..Inode::default()
     };
     match &node.body {
-        Body::Dir { .. } => extents(&mut inode, p, c.dir.len()),
+        Body::Dir { .. } => extents(&mut inode, p, c.dir.len() as u64),
         Body::File(data) => extents(&mut inode, p, data.len()),
-        Body::Symlink(target) if target.len() >= FAST_SYMLINK_MAX => extents(&mut inode, p, target.len()),
+        Body::Symlink(target) if target.len() >= FAST_SYMLINK_MAX => extents(&mut inode, p, target.len() as u64),
         Body::Symlink(target) => {
             inode.size = target.len() as u64;
             inode.i_block[..target.len()].copy_from_slice(target);
@@ -75,8 +75,8 @@ fn node_inode<'p>(node: &Node<'_>, c: &'p Content, p: &Placement, layout: &Layou
     inode
 }
 
-fn extents(inode: &mut Inode<'_>, p: &Placement, size: usize) {
-    inode.size = size as u64;
+fn extents(inode: &mut Inode<'_>, p: &Placement, size: u64) {
+    inode.size = size;
     inode.flags = EXTENTS_FL;
     inode.i_block = crate::extent::root(&p.extents, &p.leaves);
 }

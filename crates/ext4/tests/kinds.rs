@@ -131,7 +131,7 @@ fn rdump_reproduces_the_tree() {
     for (path, entry) in tree.iter() {
         let host = out.join(path.as_str());
         if let microroot_tree::Kind::File(blob) = &entry.kind {
-            assert_eq!(std::fs::read(&host).unwrap(), blob.bytes(), "{path}");
+            assert_eq!(std::fs::read(&host).unwrap(), &*blob.bytes(), "{path}");
         }
         if let microroot_tree::Kind::Symlink(target) = &entry.kind {
             assert_eq!(std::fs::read_link(&host).unwrap().to_str().unwrap(), target, "{path}");

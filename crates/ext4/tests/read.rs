@@ -163,3 +163,29 @@ fn reads_what_mke2fs_makes() {
         assert_eq!(read.len(), want.len(), "{name}: extra entries");
     }
 }
+
+/// The same tree with every file's content moved to a spill file.
+fn spilled(tree: &Tree, dir: &Path) -> Tree {
+    let spill = microroot_tree::Spill::new(dir, 0);
+    let mut out = tree.clone();
+    for (_, e) in out.iter_mut() {
+        if let Kind::File(blob) = &e.kind {
+            e.kind = Kind::File(spill.store(&mut blob.reader(), blob.len()).unwrap());
+        }
+    }
+    assert!(spill.spilled() > 0);
+    out
+}
+
+#[test]
+fn spilled_contents_write_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = sample_tree();
+    // Several blocks and a partial last block.
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    tree.insert(&p("etc/big"), entry(0o644, Kind::File(big.into()))).unwrap();
+    let (memory, _) = image(dir.path(), "memory.ext4", &tree, &options());
+    let (spill, _) = image(dir.path(), "spill.ext4", &spilled(&tree, dir.path()), &options());
+    assert!(std::fs::read(&memory).unwrap() == std::fs::read(&spill).unwrap(), "images differ");
+    assert_eq!(without_lost_found(read_ext4_file(&spill).unwrap()), tree);
+}

@@ -43,6 +43,18 @@ impl Fetcher {
     /// (0 means [`DEFAULT_PARALLELISM`]); results are in item order. After
     /// the first failure the rest stop promptly with [`Error::Cancelled`].
     pub fn fetch_many(&self, items: &[Download], parallelism: usize) -> Vec<Result<PathBuf>> {
+        self.fetch_each(items, parallelism, &|_, _| {})
+    }
+
+    /// [`Fetcher::fetch_many`], calling `done` with each item's index and
+    /// result as soon as it is known (on the worker's thread, in completion
+    /// order), so a caller can start on a file while others download.
+    pub fn fetch_each(
+        &self,
+        items: &[Download],
+        parallelism: usize,
+        done: &(dyn Fn(usize, &Result<PathBuf>) + Sync),
+    ) -> Vec<Result<PathBuf>> {
         let workers = match parallelism {
             0 => DEFAULT_PARALLELISM,
             n => n,
@@ -53,7 +65,8 @@ impl Fetcher {
         let mut slots: Vec<Option<Result<PathBuf>>> = items.iter().map(|_| None).collect();
         debug!(items = items.len(), workers, "fetching in parallel");
         thread::scope(|scope| {
-            let handles: Vec<_> = (0..workers).map(|_| scope.spawn(|| self.worker(items, &next, &stop))).collect();
+            let handles: Vec<_> =
+                (0..workers).map(|_| scope.spawn(|| self.worker(items, &next, &stop, done))).collect();
             for handle in handles {
                 let done = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
                 for (index, result) in done {
@@ -64,7 +77,13 @@ impl Fetcher {
         slots.into_iter().map(|slot| slot.expect("every index is taken by exactly one worker")).collect()
     }
 
-    fn worker(&self, items: &[Download], next: &AtomicUsize, stop: &AtomicBool) -> Vec<(usize, Result<PathBuf>)> {
+    fn worker(
+        &self,
+        items: &[Download],
+        next: &AtomicUsize,
+        stop: &AtomicBool,
+        report: &(dyn Fn(usize, &Result<PathBuf>) + Sync),
+    ) -> Vec<(usize, Result<PathBuf>)> {
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
@@ -80,6 +99,7 @@ impl Fetcher {
             if matches!(&result, Err(e) if !matches!(e, Error::Cancelled { .. })) {
                 stop.store(true, Ordering::Relaxed);
             }
+            report(index, &result);
             done.push((index, result));
         }
     }

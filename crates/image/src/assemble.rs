@@ -1,12 +1,15 @@
-//! Unpacks verified .debs into a fresh tree, applying the path excludes as
-//! each member streams by so that pruned content is never held.
+//! Unpacks verified .debs into a tree in two steps: [`read_package`]
+//! (decompress and check, on any thread) and [`Applier::apply`] (into the
+//! tree, in a fixed order), applying the path excludes so that pruned
+//! content never reaches the tree. [`crate::pipeline`] runs them while the
+//! downloads go on.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use globset::{GlobSet, GlobSetBuilder};
-use microroot_debian::deb::{Control, Deb, DebError};
-use microroot_tree::{Kind, Tree, TreePath};
+use microroot_debian::deb::{Control, Deb, DebError, Unpacked};
+use microroot_tree::{Kind, Spill, Tree, TreePath};
 
 use crate::customize::InstalledPackage;
 use crate::lock::LockedPackage;
@@ -56,37 +59,15 @@ impl Excludes {
     }
 }
 
-/// Unpacks each package's data into `tree`, in the order given, and returns
-/// what the dpkg database needs about each.
-pub fn unpack(
-    tree: &mut Tree,
-    packages: &[(LockedPackage, PathBuf)],
-    excludes: &Excludes,
-) -> Result<Vec<InstalledPackage>, AssembleError> {
-    let mut installed = Vec::with_capacity(packages.len());
-    let mut doc_links = Vec::with_capacity(packages.len());
-    for (pkg, file) in packages {
-        let (package, doc_link) = unpack_one(tree, pkg, file, excludes)?;
-        installed.push(package);
-        doc_links.push(doc_link);
-    }
-    // A package whose doc directory links to another's (libgcc-s1 →
-    // gcc-14-base) is covered by that package's copyright file.
-    for (i, link) in doc_links.iter().enumerate() {
-        if let (None, Some(other)) = (&installed[i].license, link) {
-            installed[i].license = installed.iter().find(|p| &p.name == other).and_then(|p| p.license.clone());
-        }
-    }
-    remove_pruned_dirs(tree, excludes);
-    Ok(installed)
+/// A package's .deb read on a worker thread: control checked, data
+/// decompressed (contents in memory or the spill store), not yet in a tree.
+pub struct ReadPackage {
+    control: Control,
+    data: Unpacked,
 }
 
-fn unpack_one(
-    tree: &mut Tree,
-    pkg: &LockedPackage,
-    file: &Path,
-    excludes: &Excludes,
-) -> Result<(InstalledPackage, Option<String>), AssembleError> {
+/// Reads `file`, the verified .deb of `pkg`.
+pub fn read_package(pkg: &LockedPackage, file: &Path, spill: &Spill) -> Result<ReadPackage, AssembleError> {
     let bytes = std::fs::read(file).map_err(|source| AssembleError::Read { path: file.to_owned(), source })?;
     let deb = Deb::parse(&bytes, Arc::from(pkg.name.as_str()))?;
     let control: Control = deb.control()?;
@@ -94,38 +75,76 @@ fn unpack_one(
     if found != pkg.name {
         return Err(AssembleError::WrongPackage { package: pkg.name.clone(), found: found.to_owned() });
     }
-    // The copyright file is read for the SBOM as it streams by, whether or
-    // not the image keeps it (the default excludes prune /usr/share/doc).
-    let doc = format!("usr/share/doc/{}", pkg.name);
-    let (mut copyright, mut doc_link) = (None, None);
-    let mut keep = |path: &TreePath, kind: &Kind| {
-        let at = path.as_str();
-        match kind {
-            Kind::File(blob) if at.strip_prefix(&doc) == Some("/copyright") => {
-                copyright = Some(String::from_utf8_lossy(blob.bytes()).into_owned());
-            }
-            Kind::Symlink(target) if at == doc || at.strip_prefix(&doc) == Some("/copyright") => {
-                doc_link = linked_package(target);
-            }
-            _ => {}
-        }
-        !excludes.excludes(path)
-    };
-    let extracted = deb.extract_data(tree, &mut keep)?;
-    if copyright.is_none() {
-        // A hardlink to a file the image kept.
-        let at = TreePath::new(&format!("{doc}/copyright")).expect("package names are path-safe");
-        copyright = tree.file(&at).map(|b| String::from_utf8_lossy(b.bytes()).into_owned());
+    Ok(ReadPackage { control, data: deb.read_data(spill)? })
+}
+
+/// Puts packages into a tree one by one, in the order the caller fixes,
+/// and collects what the dpkg database and the SBOM need about each.
+pub struct Applier<'a> {
+    excludes: &'a Excludes,
+    installed: Vec<InstalledPackage>,
+    doc_links: Vec<Option<String>>,
+}
+
+impl<'a> Applier<'a> {
+    pub fn new(excludes: &'a Excludes) -> Self {
+        Applier { excludes, installed: Vec::new(), doc_links: Vec::new() }
     }
-    let installed = InstalledPackage {
-        name: pkg.name.clone(),
-        architecture: pkg.architecture.clone(),
-        control: control.paragraph,
-        files: extracted.paths,
-        md5sums: control.md5sums,
-        license: copyright.as_deref().and_then(crate::sbom::declared_license),
-    };
-    Ok((installed, doc_link))
+
+    /// Unpacks one read package into `tree`.
+    pub fn apply(&mut self, tree: &mut Tree, pkg: &LockedPackage, read: ReadPackage) -> Result<(), AssembleError> {
+        let ReadPackage { control, data } = read;
+        // The copyright file is read for the SBOM as it streams by, whether
+        // or not the image keeps it (the default excludes prune
+        // /usr/share/doc).
+        let doc = format!("usr/share/doc/{}", pkg.name);
+        let (mut copyright, mut doc_link) = (None, None);
+        let excludes = self.excludes;
+        let mut keep = |path: &TreePath, kind: &Kind| {
+            let at = path.as_str();
+            match kind {
+                Kind::File(blob) if at.strip_prefix(&doc) == Some("/copyright") => {
+                    copyright = Some(String::from_utf8_lossy(&blob.bytes()).into_owned());
+                }
+                Kind::Symlink(target) if at == doc || at.strip_prefix(&doc) == Some("/copyright") => {
+                    doc_link = linked_package(target);
+                }
+                _ => {}
+            }
+            !excludes.excludes(path)
+        };
+        let extracted = data.apply(tree, &mut keep)?;
+        if copyright.is_none() {
+            // A hardlink to a file the image kept.
+            let at = TreePath::new(&format!("{doc}/copyright")).expect("package names are path-safe");
+            copyright = tree.file(&at).map(|b| String::from_utf8_lossy(&b.bytes()).into_owned());
+        }
+        self.installed.push(InstalledPackage {
+            name: pkg.name.clone(),
+            architecture: pkg.architecture.clone(),
+            control: control.paragraph,
+            files: extracted.paths,
+            md5sums: control.md5sums,
+            license: copyright.as_deref().and_then(crate::sbom::declared_license),
+        });
+        self.doc_links.push(doc_link);
+        Ok(())
+    }
+
+    /// After the last package: licenses through doc-directory links, and
+    /// directories the excludes emptied removed.
+    pub fn finish(mut self, tree: &mut Tree) -> Vec<InstalledPackage> {
+        // A package whose doc directory links to another's (libgcc-s1 →
+        // gcc-14-base) is covered by that package's copyright file.
+        for (i, link) in self.doc_links.iter().enumerate() {
+            if let (None, Some(other)) = (&self.installed[i].license, link) {
+                let license = self.installed.iter().find(|p| &p.name == other).and_then(|p| p.license.clone());
+                self.installed[i].license = license;
+            }
+        }
+        remove_pruned_dirs(tree, self.excludes);
+        self.installed
+    }
 }
 
 /// The package a doc-directory or copyright symlink points into:

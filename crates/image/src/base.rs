@@ -258,7 +258,7 @@ fn pull(r: &Reference, locked: &LockedBase, cache_root: &Path, access: &Registry
 /// installed. Empty when it has none (a base not made from packages).
 pub fn dpkg_status(tree: &Tree) -> String {
     let path = TreePath::new("var/lib/dpkg/status").expect("static path");
-    tree.file(&path).map(|blob| String::from_utf8_lossy(blob.bytes()).into_owned()).unwrap_or_default()
+    tree.file(&path).map(|blob| String::from_utf8_lossy(&blob.bytes()).into_owned()).unwrap_or_default()
 }
 
 /// What the base had in the files microroot writes itself, so that the
@@ -276,7 +276,7 @@ pub fn save(tree: &Tree) -> Saved {
         .iter()
         .filter_map(|f| {
             let blob = tree.file(&TreePath::new(f).expect("static path"))?;
-            Some((*f, String::from_utf8_lossy(blob.bytes()).into_owned()))
+            Some((*f, String::from_utf8_lossy(&blob.bytes()).into_owned()))
         })
         .collect();
     Saved { files }
@@ -289,7 +289,7 @@ pub fn merge(tree: &mut Tree, saved: &Saved) {
         let path = TreePath::new(file).expect("static path");
         let Some(entry) = tree.get(&path) else { continue };
         let Some(blob) = tree.file(&path) else { continue };
-        let new = String::from_utf8_lossy(blob.bytes()).into_owned();
+        let new = String::from_utf8_lossy(&blob.bytes()).into_owned();
         let merged = if *file == "var/lib/dpkg/status" { merge_status(&new, old) } else { merge_lines(&new, old) };
         if merged != new {
             let mut entry = entry.clone();

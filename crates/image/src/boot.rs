@@ -219,7 +219,7 @@ pub fn resolve_user(tree: &Tree, user: Option<&str>) -> Result<(u32, u32, Vec<u3
 /// A colon-separated table of the tree as rows of at least four fields.
 fn table(tree: &Tree, path: &str) -> Vec<Vec<String>> {
     let Some(blob) = TreePath::new(path).ok().and_then(|p| tree.file(&p).cloned()) else { return vec![] };
-    String::from_utf8_lossy(blob.bytes())
+    String::from_utf8_lossy(&blob.bytes())
         .lines()
         .map(|l| {
             let mut f: Vec<String> = l.split(':').map(str::to_owned).collect();

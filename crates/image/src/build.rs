@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use microroot_fetch::{Cache, Download, Expected, FetchOptions, Fetcher};
-use microroot_tree::Tree;
+use microroot_tree::{Spill, Tree};
 
-use crate::assemble::{self, Excludes};
+use crate::assemble::Excludes;
 use crate::customize::{self, InstalledPackage, OsInfo};
 use crate::lock::{lock_path, LockedPackage, Lockfile};
 use crate::manifest::Manifest;
 use crate::report::{sizes_by_owner, BuildReport};
-use crate::{source, BuildError, Progress};
+use crate::{pipeline, source, BuildError, Progress};
 
 /// What to build and how.
 #[derive(Clone)]
@@ -34,7 +34,40 @@ pub struct BuildOptions {
     pub source_date_epoch: Option<i64>,
     /// Registries that base images may be pulled from over plain HTTP.
     pub insecure: Vec<String>,
+    /// Threads and memory the build may use.
+    pub resources: Resources,
     pub progress: Arc<dyn Progress>,
+}
+
+/// Threads and memory a build may use. Neither changes a byte of the
+/// outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resources {
+    /// Packages decompressed at once; 0 means one per core.
+    pub jobs: usize,
+    /// Bytes of file content kept in memory; beyond it, contents go to a
+    /// spill file in the cache directory.
+    pub memory_budget: u64,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources { jobs: 0, memory_budget: DEFAULT_MEMORY_BUDGET }
+    }
+}
+
+/// File content held in memory by default: the base image fits many times
+/// over, and a multi-gigabyte image stays within a small CI runner.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 64 << 20;
+
+impl Resources {
+    /// [`Resources::jobs`] with 0 resolved to the number of cores.
+    pub fn threads(&self) -> usize {
+        match self.jobs {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
+        }
+    }
 }
 
 /// A manifest loaded, with what relative paths in it resolve against.
@@ -116,28 +149,9 @@ fn registry_access(opts: &BuildOptions) -> crate::base::RegistryAccess {
     crate::base::RegistryAccess { insecure: opts.insecure.clone() }
 }
 
-/// Fetches every planned .deb (verified, in parallel) and returns each
-/// package with its cache path, sorted by name.
-pub fn fetch_packages(
-    lock: &Lockfile,
-    mirrors: &[String],
-    fetcher: &Fetcher,
-    progress: &dyn Progress,
-) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
-    progress.phase("fetch", &format!("{} packages", lock.packages.len()));
-    fetch_debs(&lock.packages, mirrors, fetcher, progress)
-}
-
-/// Fetches .debs (verified, in parallel), sorted by name.
-fn fetch_debs(
-    packages: &[LockedPackage],
-    mirrors: &[String],
-    fetcher: &Fetcher,
-    _progress: &dyn Progress,
-) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
-    let mut packages = packages.to_vec();
-    packages.sort_by(|a, b| a.name.cmp(&b.name));
-    let downloads: Vec<Download> = packages
+/// The downloads of `packages`, one per package, from each mirror in turn.
+fn downloads(packages: &[LockedPackage], mirrors: &[String]) -> Result<Vec<Download>, BuildError> {
+    packages
         .iter()
         .map(|p| {
             let urls = mirrors.iter().map(|m| format!("{m}/{}", p.filename)).collect();
@@ -145,13 +159,21 @@ fn fetch_debs(
                 Expected::parse(&p.sha256, p.size).map_err(|e| BuildError::BadLock(format!("{}: {e}", p.name)))?;
             Ok(Download::new(urls, expected))
         })
-        .collect::<Result<_, BuildError>>()?;
-    let results = fetcher.fetch_many(&downloads, microroot_fetch::DEFAULT_PARALLELISM);
+        .collect()
+}
+
+/// Fetches .debs (verified, in parallel), in the order given.
+fn fetch_debs(
+    packages: &[LockedPackage],
+    mirrors: &[String],
+    fetcher: &Fetcher,
+) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
+    let results = fetcher.fetch_many(&downloads(packages, mirrors)?, microroot_fetch::DEFAULT_PARALLELISM);
     let mut fetched = Vec::with_capacity(packages.len());
     let mut failures = Vec::new();
-    for (pkg, result) in packages.into_iter().zip(results) {
+    for (pkg, result) in packages.iter().zip(results) {
         match result {
-            Ok(path) => fetched.push((pkg, path)),
+            Ok(path) => fetched.push((pkg.clone(), path)),
             Err(e) => failures.push(format!("{} {} ({}): {}", pkg.name, pkg.version, pkg.filename, e.summary())),
         }
     }
@@ -162,13 +184,14 @@ fn fetch_debs(
     Ok(fetched)
 }
 
-/// Unpacks and customizes: the image's final tree, and the packages as
-/// unpacked (for the SBOM).
-pub fn assemble_tree(
+/// Fetches and unpacks the plan's packages onto `base` (or an empty tree)
+/// and customizes: the image's final tree, and the packages as unpacked
+/// (for the SBOM).
+fn assemble_tree(
     loaded: &Loaded,
+    opts: &BuildOptions,
+    fetcher: &Fetcher,
     lock: &Lockfile,
-    debs: &[(LockedPackage, PathBuf)],
-    epoch: i64,
     base: Option<Tree>,
 ) -> Result<(Tree, Vec<InstalledPackage>), BuildError> {
     let m = &loaded.manifest;
@@ -179,7 +202,22 @@ pub fn assemble_tree(
     if tree.get(&microroot_tree::TreePath::new("bin").expect("static path")).is_none() {
         customize::merged_usr(&mut tree, &m.image.arch);
     }
-    let installed = assemble::unpack(&mut tree, debs, &Excludes::new(m))?;
+    let mut packages = lock.packages.clone();
+    packages.sort_by(|a, b| a.name.cmp(&b.name));
+    let downloads = downloads(&packages, &source::mirrors(m)?)?;
+    let jobs = opts.resources.threads();
+    opts.progress.phase("fetch", &format!("{} packages, unpacked on {jobs} threads as they arrive", packages.len()));
+    let spill = Spill::new(fetcher.cache().root(), opts.resources.memory_budget);
+    let unpack = pipeline::Unpack { excludes: &Excludes::new(m), spill: &spill, jobs };
+    let installed = pipeline::fetch_and_unpack(&mut tree, &packages, &downloads, fetcher, &unpack)?;
+    if spill.spilled() > 0 {
+        tracing::info!(
+            in_memory = spill.in_memory(),
+            spilled = spill.spilled(),
+            "file contents beyond the memory budget were spilled"
+        );
+    }
+    opts.progress.phase("assemble", &format!("{} packages", installed.len()));
     customize::base_layout(&mut tree)?;
     customize::busybox::link_applets(&mut tree);
     customize::ca_certificates(&mut tree)?;
@@ -191,7 +229,7 @@ pub fn assemble_tree(
     if has_base {
         crate::base::merge(&mut tree, &saved);
     }
-    stamp(&mut tree, epoch);
+    stamp(&mut tree, epoch(m, opts, lock));
     Ok((tree, installed))
 }
 
@@ -322,7 +360,7 @@ fn kernel_input(
         (Some(_), Some(kernel)) => {
             opts.progress.phase("kernel", &format!("{} {}", kernel.name, kernel.version));
             let mirrors = source::mirrors(m)?;
-            let mut fetched = fetch_debs(std::slice::from_ref(kernel), &mirrors, fetcher, opts.progress.as_ref())?;
+            let mut fetched = fetch_debs(std::slice::from_ref(kernel), &mirrors, fetcher)?;
             Some(fetched.remove(0))
         }
         (Some(_), None) => return Err(crate::boot::PrepareError::NoLockedKernel.into()),
@@ -349,8 +387,6 @@ fn prepare(
     fetcher: &Fetcher,
     lock: &Lockfile,
 ) -> Result<(Tree, Vec<InstalledPackage>), BuildError> {
-    let mirrors = source::mirrors(&loaded.manifest)?;
-    let debs = fetch_packages(lock, &mirrors, fetcher, opts.progress.as_ref())?;
     let base = match &lock.base {
         Some(locked) => {
             opts.progress.phase("base", &format!("{} ({})", locked.reference, locked.digest));
@@ -361,8 +397,7 @@ fn prepare(
         }
         None => None,
     };
-    opts.progress.phase("assemble", &format!("{} packages", debs.len()));
-    assemble_tree(loaded, lock, &debs, epoch(&loaded.manifest, opts, lock), base)
+    assemble_tree(loaded, opts, fetcher, lock, base)
 }
 
 /// Resolves and writes the lockfile beside the manifest.

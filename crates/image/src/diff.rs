@@ -11,6 +11,7 @@
 //! outputs do not store) and mtimes (which each format clamps differently,
 //! and which reproducible builds pin anyway) are not compared.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use microroot_tree::{Entry, Kind, Tree, TreePath};
@@ -138,7 +139,7 @@ fn packages(a: &Inspection, b: &Inspection) -> Changes<PackageChange> {
 struct View<'a> {
     kind: &'static str,
     entry: &'a Entry,
-    content: Option<&'a [u8]>,
+    content: Option<Cow<'a, [u8]>>,
 }
 
 fn view<'a>(tree: &'a Tree, e: &'a Entry) -> View<'a> {
@@ -168,10 +169,10 @@ fn files(a: &Image, b: &Image) -> Changes<FileChange> {
             what: Vec::new(),
             kind_a: va.as_ref().map(|v| v.kind),
             kind_b: vb.as_ref().map(|v| v.kind),
-            size_a: va.as_ref().and_then(|v| v.content).map_or(0, |c| c.len() as u64),
-            size_b: vb.as_ref().and_then(|v| v.content).map_or(0, |c| c.len() as u64),
-            sha256_a: va.as_ref().and_then(|v| v.content).map(sha256),
-            sha256_b: vb.as_ref().and_then(|v| v.content).map(sha256),
+            size_a: va.as_ref().and_then(|v| v.content.as_deref()).map_or(0, |c| c.len() as u64),
+            size_b: vb.as_ref().and_then(|v| v.content.as_deref()).map_or(0, |c| c.len() as u64),
+            sha256_a: va.as_ref().and_then(|v| v.content.as_deref()).map(sha256),
+            sha256_b: vb.as_ref().and_then(|v| v.content.as_deref()).map(sha256),
             package: eb.or(ea).and_then(|e| e.owner.as_deref()).map(str::to_owned),
             details: Vec::new(),
         };
@@ -199,7 +200,14 @@ fn compare(a: &View<'_>, b: &View<'_>, xattrs: bool, change: &mut FileChange) {
     if a.kind != b.kind {
         note("type", format!("{} -> {}", a.kind, b.kind));
     } else if a.content != b.content {
-        note("content", format!("{} -> {} bytes", a.content.map_or(0, <[u8]>::len), b.content.map_or(0, <[u8]>::len)));
+        note(
+            "content",
+            format!(
+                "{} -> {} bytes",
+                a.content.as_deref().map_or(0, <[u8]>::len),
+                b.content.as_deref().map_or(0, <[u8]>::len)
+            ),
+        );
     }
     if ma.mode != mb.mode {
         note("mode", format!("{:04o} -> {:04o}", ma.mode, mb.mode));

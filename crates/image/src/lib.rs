@@ -3,8 +3,9 @@
 //! ```text
 //! microroot.toml ─[manifest]─▶ Manifest
 //!   ─[source]─▶ verified InRelease → Packages → solver ─▶ Lockfile (plan)
-//!   ─[build::fetch_packages]─▶ verified .debs in the cache
-//!   ─[assemble]─▶ Tree ─[customize]─▶ Tree ─[outputs]─▶ out/dist/rootfs.tar.xz
+//!   ─[pipeline]─▶ verified .debs in the cache, each read on a worker as it
+//!                 arrives ─[assemble]─▶ Tree (applied in plan order)
+//!   ─[customize]─▶ Tree ─[outputs]─▶ out/dist/rootfs.tar.xz
 //! ```
 //!
 //! [`build::build`] runs it all; [`build::lock`] stops after the plan.
@@ -21,6 +22,7 @@ pub mod lock;
 pub mod manifest;
 pub mod oci;
 pub mod outputs;
+mod pipeline;
 pub mod push;
 pub mod report;
 pub mod sbom;
@@ -31,7 +33,7 @@ pub mod validate;
 
 use std::path::PathBuf;
 
-pub use build::{build, BuildOptions};
+pub use build::{build, BuildOptions, Resources};
 pub use manifest::Manifest;
 
 /// Progress of a build: phases here, downloads through the fetch

@@ -73,7 +73,7 @@ pub fn fingerprint(loaded: &Loaded, opts: &BuildOptions, lock: &Lockfile) -> Opt
             part(path.as_str().as_bytes());
             part(format!("{:?}", entry.kind).as_bytes());
             if let microroot_tree::Kind::File(blob) = &entry.kind {
-                part(blob.bytes());
+                part(&blob.bytes());
             }
         }
     }

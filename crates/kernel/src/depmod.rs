@@ -194,7 +194,8 @@ fn collect(direct: &[Vec<usize>], i: usize, out: &mut Vec<usize>) {
 /// `modules.builtin.bin`: each built-in module name with an empty value.
 fn builtin_bin(list: &microroot_tree::Blob) -> Vec<u8> {
     let mut index = Index::default();
-    let text = std::str::from_utf8(list.bytes()).unwrap_or_default();
+    let bytes = list.bytes();
+    let text = std::str::from_utf8(&bytes).unwrap_or_default();
     for line in text.lines().filter(|l| l.starts_with(|c: char| c.is_ascii_alphabetic())) {
         if let Some(name) = modinfo::name_of_path(line) {
             index.insert(&name, "", 0);

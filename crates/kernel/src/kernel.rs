@@ -63,7 +63,7 @@ impl ModuleFile {
     pub fn load(&self) -> Result<(Vec<u8>, ModInfo)> {
         let data = match self.format {
             None => self.blob.bytes().to_vec(),
-            Some(format) => compress::decompress(format, self.blob.bytes(), MAX_MODULE).map_err(|source| {
+            Some(format) => compress::decompress(format, &self.blob.bytes(), MAX_MODULE).map_err(|source| {
                 Error::Decompress { what: format!("module `{}`", self.source), format: format.name(), source }
             })?,
         };
@@ -101,7 +101,7 @@ impl Kernel {
     /// The version is the one the image's header records.
     pub fn from_bzimage(bytes: impl Into<Blob>) -> Result<Kernel> {
         let image = bytes.into();
-        let version = bzimage::kernel_version(image.bytes())?;
+        let version = bzimage::kernel_version(&image.bytes())?;
         Ok(Kernel { version, image, image_path: None, owner: None, modules: None })
     }
 
@@ -127,7 +127,7 @@ impl Kernel {
 
     /// The uncompressed ELF kernel; see [`crate::extract_vmlinux`].
     pub fn vmlinux(&self) -> Result<Vec<u8>> {
-        bzimage::extract_vmlinux(self.image.bytes())
+        bzimage::extract_vmlinux(&self.image.bytes())
     }
 
     /// The modules directory in the source tree.
@@ -197,9 +197,9 @@ impl ModulesDir {
         let builtin_modinfo = read("modules.builtin.modinfo");
         let order = read("modules.order");
         ModulesDir {
-            builtin: lines(&builtin_list).filter_map(modinfo::name_of_path).collect(),
+            builtin: lines(&builtin_list).iter().filter_map(|l| modinfo::name_of_path(l)).collect(),
             builtin_aliases: builtin_aliases(&builtin_modinfo),
-            order: lines(&order).map(str::to_owned).collect(),
+            order: lines(&order),
             builtin_list,
             builtin_modinfo,
             files,
@@ -252,8 +252,10 @@ fn module_suffix(path: &str) -> Option<Option<Format>> {
     suffixes.into_iter().find(|(suffix, _)| path.ends_with(suffix)).map(|(_, format)| format)
 }
 
-fn lines(blob: &Blob) -> impl Iterator<Item = &str> {
-    std::str::from_utf8(blob.bytes()).unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty())
+fn lines(blob: &Blob) -> Vec<String> {
+    let bytes = blob.bytes();
+    let text = std::str::from_utf8(&bytes).unwrap_or_default();
+    text.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 /// `ext4.alias=fs-ext4` entries of `modules.builtin.modinfo`.

@@ -57,8 +57,8 @@ pub struct Image {
     pub index: Index,
     /// `repository:tag` for a docker-archive, if named.
     pub repo_tag: Option<String>,
-    config_blob: Blob,
-    manifest_blob: Blob,
+    config_blob: Vec<u8>,
+    manifest_blob: Vec<u8>,
     created: i64,
 }
 
@@ -108,8 +108,8 @@ impl Image {
             layers,
             index,
             repo_tag: config.repo_tag(),
-            config_blob: config_blob.into(),
-            manifest_blob: manifest_blob.into(),
+            config_blob,
+            manifest_blob,
             created: config.created.max(0),
         })
     }
@@ -124,12 +124,12 @@ impl Image {
 
     /// The config blob exactly as stored.
     pub fn config_blob(&self) -> &[u8] {
-        self.config_blob.bytes()
+        &self.config_blob
     }
 
     /// The manifest blob exactly as stored.
     pub fn manifest_blob(&self) -> &[u8] {
-        self.manifest_blob.bytes()
+        &self.manifest_blob
     }
 
     /// The files of an OCI image layout (`oci-layout`, `index.json`,
@@ -139,8 +139,8 @@ impl Image {
         let mut files = Files::new(self.created);
         files.put("oci-layout", json(&LayoutVersion { image_layout_version: "1.0.0".into() }, "oci-layout")?.into());
         files.put("index.json", json(&self.index, "index.json")?.into());
-        files.blob(self.config_digest(), self.config_blob.clone());
-        files.blob(self.manifest_digest(), self.manifest_blob.clone());
+        files.blob(self.config_digest(), self.config_blob.clone().into());
+        files.blob(self.manifest_digest(), self.manifest_blob.clone().into());
         for layer in &self.layers {
             files.blob(layer.descriptor.digest, layer.blob().clone());
         }
@@ -160,7 +160,7 @@ impl Image {
             layers: layer_names.clone(),
         };
         files.put("manifest.json", json(&[entry], "manifest.json")?.into());
-        files.put(&config_name, self.config_blob.clone());
+        files.put(&config_name, self.config_blob.clone().into());
         for (layer, name) in self.layers.iter().zip(&layer_names) {
             files.put(name, layer.tar().clone());
         }

@@ -48,7 +48,7 @@ pub fn write_layout(image: &Image, dir: &Path) -> Result<(), WriteError> {
             Kind::Dir => fs::create_dir_all(&target).map_err(io(&target, "create the directory"))?,
             Kind::File(blob) => {
                 write_atomic(&target, |out| {
-                    out.write_all(blob.bytes()).map_err(|source| microroot_writers::Error::OutputIo {
+                    blob.write_to(out).map_err(|source| microroot_writers::Error::OutputIo {
                         path: target.clone(),
                         action: "write",
                         source,

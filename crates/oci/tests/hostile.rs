@@ -51,7 +51,7 @@ fn apply(tree: &mut Tree, members: &[Member<'_>]) -> Result<microroot_oci::Apply
 }
 
 fn content(tree: &Tree, path: &str) -> Option<String> {
-    tree.file(&p(path)).map(|b| String::from_utf8_lossy(b.bytes()).into_owned())
+    tree.file(&p(path)).map(|b| String::from_utf8_lossy(&b.bytes()).into_owned())
 }
 
 #[test]

@@ -12,7 +12,7 @@ fn packages(image: &Image) -> Vec<String> {
 }
 
 fn members(layer: &microroot_oci::Layer) -> Vec<String> {
-    let mut archive = tar::Archive::new(layer.tar().bytes());
+    let mut archive = tar::Archive::new(layer.tar().reader());
     archive.entries().unwrap().map(|e| e.unwrap().path().unwrap().to_string_lossy().into_owned()).collect()
 }
 

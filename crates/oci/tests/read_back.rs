@@ -74,7 +74,7 @@ fn layer_streams_are_the_uncompressed_tars() {
         let mut tar = Vec::new();
         stream.read_to_end(&mut tar).unwrap();
         stream.finish().unwrap();
-        assert_eq!(tar, layer.tar().bytes());
+        assert_eq!(tar, &*layer.tar().bytes());
     }
     assert!(matches!(read.open_layer(9), Err(ReadError::NoLayer { index: 9, count: 3 })));
 }

@@ -1,54 +1,7 @@
 use std::collections::BTreeMap;
-use std::fmt;
 use std::sync::Arc;
 
-use crate::TreePath;
-
-/// File content: shared, immutable bytes. Cloning is cheap.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct Blob(Arc<[u8]>);
-
-impl Blob {
-    pub fn len(&self) -> u64 {
-        self.0.len() as u64
-    }
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-    pub fn bytes(&self) -> &[u8] {
-        &self.0
-    }
-}
-
-impl From<Vec<u8>> for Blob {
-    fn from(v: Vec<u8>) -> Self {
-        Blob(v.into())
-    }
-}
-
-impl From<&[u8]> for Blob {
-    fn from(v: &[u8]) -> Self {
-        Blob(v.into())
-    }
-}
-
-impl From<&str> for Blob {
-    fn from(v: &str) -> Self {
-        Blob(v.as_bytes().into())
-    }
-}
-
-impl From<String> for Blob {
-    fn from(v: String) -> Self {
-        Blob(v.into_bytes().into())
-    }
-}
-
-impl fmt::Debug for Blob {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Blob({} bytes)", self.0.len())
-    }
-}
+use crate::{Blob, TreePath};
 
 /// The header every entry carries.
 #[derive(Clone, Debug, PartialEq, Eq)]

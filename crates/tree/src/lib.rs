@@ -4,7 +4,9 @@
 //! [`Meta`] header (mode, owner, mtime, xattrs) plus a [`Kind`] (directory,
 //! file with a [`Blob`] of content, symlink, hardlink, device, fifo, socket).
 //! Sources (Debian packages, manifest files) insert into it; writers (tar,
-//! cpio, ext4, OCI) only read it. The crate does no I/O at all.
+//! cpio, ext4, OCI) only read it. The only I/O is a [`Blob`]'s: content
+//! that a [`Spill`] store moved out of memory lives in an unlinked temporary
+//! file and is read back from there.
 //!
 //! Paths are resolved the way a kernel would inside a chroot: symlinks in
 //! parent components are followed, absolute link targets are taken relative
@@ -12,10 +14,12 @@
 //! `bin/sh` into a tree where `bin -> usr/bin` puts the file at `usr/bin/sh`,
 //! exactly as unpacking a package onto a merged-/usr system does.
 
+mod blob;
 mod entry;
 mod path;
 mod tree;
 
-pub use entry::{Blob, Entry, Kind, Meta};
+pub use blob::{Blob, BlobReader, Spill, SpillError};
+pub use entry::{Entry, Kind, Meta};
 pub use path::{PathError, TreePath};
 pub use tree::{Tree, TreeError};

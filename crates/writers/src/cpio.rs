@@ -22,7 +22,7 @@ mod read;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use microroot_tree::{Entry, Kind, Tree, TreePath};
+use microroot_tree::{Blob, Entry, Kind, Tree, TreePath};
 
 use crate::Error;
 pub use read::{read_cpio, CpioReadError};
@@ -78,7 +78,7 @@ impl<W: Write> CpioWriter<W> {
                 inode
             });
             let Kind::File(blob) = &group.inode.kind else { unreachable!("link groups hold regular files") };
-            let data = if group.last == path { blob.bytes() } else { &[] };
+            let data = if group.last == path { Data::Blob(blob) } else { Data::Bytes(&[]) };
             let size = data_size(path, data)?;
             let m = &group.inode.meta;
             let header = Header {
@@ -101,7 +101,7 @@ impl<W: Write> CpioWriter<W> {
     pub fn finish(mut self) -> Result<W, Error> {
         let trailer =
             Header { name: TRAILER, inode: 0, mode: 0, uid: 0, gid: 0, nlink: 1, mtime: 0, size: 0, rdev: (0, 0) };
-        self.write_raw(&trailer, &[]).map_err(Error::CpioEnd)?;
+        self.write_raw(&trailer, Data::Bytes(&[])).map_err(Error::CpioEnd)?;
         self.out.flush().map_err(Error::CpioEnd)?;
         Ok(self.out)
     }
@@ -113,12 +113,12 @@ impl<W: Write> CpioWriter<W> {
     }
 
     fn write_member(&mut self, path: &TreePath, entry: &Entry, inode: u32) -> Result<(), Error> {
-        let (data, rdev, nlink): (&[u8], (u32, u32), u32) = match &entry.kind {
-            Kind::File(blob) => (blob.bytes(), (0, 0), 1),
-            Kind::Symlink(target) => (target.as_bytes(), (0, 0), 1),
-            Kind::Dir => (&[], (0, 0), 2),
-            Kind::CharDev { major, minor } | Kind::BlockDev { major, minor } => (&[], (*major, *minor), 1),
-            Kind::Fifo | Kind::Socket => (&[], (0, 0), 1),
+        let (data, rdev, nlink) = match &entry.kind {
+            Kind::File(blob) => (Data::Blob(blob), (0, 0), 1),
+            Kind::Symlink(target) => (Data::Bytes(target.as_bytes()), (0, 0), 1),
+            Kind::Dir => (Data::Bytes(&[]), (0, 0), 2),
+            Kind::CharDev { major, minor } | Kind::BlockDev { major, minor } => (Data::Bytes(&[]), (*major, *minor), 1),
+            Kind::Fifo | Kind::Socket => (Data::Bytes(&[]), (0, 0), 1),
             Kind::Hardlink(_) => unreachable!("hardlinks are written through their group"),
         };
         let size = data_size(path, data)?;
@@ -137,7 +137,7 @@ impl<W: Write> CpioWriter<W> {
         self.write_raw(&header, data).map_err(|source| Error::CpioEntry { path: path.clone(), source })
     }
 
-    fn write_raw(&mut self, h: &Header<'_>, data: &[u8]) -> std::io::Result<()> {
+    fn write_raw(&mut self, h: &Header<'_>, data: Data<'_>) -> std::io::Result<()> {
         let name_size = h.name.len() + 1;
         let mtime = h.mtime.clamp(0, i64::from(u32::MAX));
         let fields = [h.inode, h.mode, h.uid, h.gid, h.nlink, mtime as u32, h.size, 0, 0, h.rdev.0, h.rdev.1];
@@ -149,8 +149,27 @@ impl<W: Write> CpioWriter<W> {
         self.out.write_all(header.as_bytes())?;
         self.out.write_all(h.name.as_bytes())?;
         self.out.write_all(&[0; 4][..1 + pad(HEADER_LEN + name_size)])?;
-        self.out.write_all(data)?;
-        self.out.write_all(&[0; 4][..pad(data.len())])
+        match data {
+            Data::Bytes(bytes) => self.out.write_all(bytes)?,
+            Data::Blob(blob) => blob.write_to(&mut self.out)?,
+        }
+        self.out.write_all(&[0; 4][..pad(data.len() as usize)])
+    }
+}
+
+/// A member's content: a file's blob, or bytes such as a symlink's target.
+#[derive(Clone, Copy)]
+enum Data<'a> {
+    Bytes(&'a [u8]),
+    Blob(&'a Blob),
+}
+
+impl Data<'_> {
+    fn len(self) -> u64 {
+        match self {
+            Data::Bytes(bytes) => bytes.len() as u64,
+            Data::Blob(blob) => blob.len(),
+        }
     }
 }
 
@@ -159,8 +178,8 @@ fn pad(len: usize) -> usize {
     (4 - len % 4) % 4
 }
 
-fn data_size(path: &TreePath, data: &[u8]) -> Result<u32, Error> {
-    u32::try_from(data.len()).map_err(|_| Error::CpioTooLarge { path: path.clone(), size: data.len() as u64 })
+fn data_size(path: &TreePath, data: Data<'_>) -> Result<u32, Error> {
+    u32::try_from(data.len()).map_err(|_| Error::CpioTooLarge { path: path.clone(), size: data.len() })
 }
 
 /// Writes `tree` as a complete newc archive and returns the writer.

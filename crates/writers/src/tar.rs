@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use microroot_tree::{Entry, Kind, Meta, Tree, TreePath};
+use microroot_tree::{Blob, Entry, Kind, Meta, Tree, TreePath};
 
 use crate::Error;
 use header::{Fields, BLOCK};
@@ -116,15 +116,18 @@ impl<W: Write> TarWriter<W> {
             mode: meta.mode,
             uid: meta.uid,
             gid: meta.gid,
-            size: member.data.len() as u64,
+            size: member.size(),
             mtime: meta.mtime,
             dev: member.dev,
             xattrs: &meta.xattrs,
         });
-        let pad = member.data.len().next_multiple_of(BLOCK) - member.data.len();
+        let size = member.size() as usize;
+        let pad = size.next_multiple_of(BLOCK) - size;
         let io = |source| Error::TarEntry { path: path.clone(), source };
         self.out.write_all(&blocks).map_err(io)?;
-        self.out.write_all(member.data).map_err(io)?;
+        if let Some(blob) = member.data {
+            blob.write_to(&mut self.out).map_err(io)?;
+        }
         self.out.write_all(&[0; BLOCK][..pad]).map_err(io)
     }
 }
@@ -142,14 +145,18 @@ struct Member<'a> {
     typeflag: u8,
     linkname: Cow<'a, str>,
     dev: (u32, u32),
-    data: &'a [u8],
+    data: Option<&'a Blob>,
 }
 
 impl<'a> Member<'a> {
+    fn size(&self) -> u64 {
+        self.data.map_or(0, Blob::len)
+    }
+
     fn new(naming: Naming, path: &TreePath, kind: &'a Kind) -> Result<Self, Error> {
-        let plain = |typeflag| Member { typeflag, linkname: Cow::Borrowed(""), dev: (0, 0), data: &[] };
+        let plain = |typeflag| Member { typeflag, linkname: Cow::Borrowed(""), dev: (0, 0), data: None };
         Ok(match kind {
-            Kind::File(blob) => Member { data: blob.bytes(), ..plain(b'0') },
+            Kind::File(blob) => Member { data: Some(blob), ..plain(b'0') },
             Kind::Hardlink(target) => {
                 let name = naming
                     .member_name(target, false)

@@ -44,7 +44,7 @@ fn round_trip(tree: &Tree, mtime: i64) -> Tree {
     for (path, location) in &files {
         let on_disk = dir.path().join(location);
         std::fs::create_dir_all(on_disk.parent().unwrap()).unwrap();
-        std::fs::write(on_disk, tree.file(path).unwrap().bytes()).unwrap();
+        std::fs::write(on_disk, &*tree.file(path).unwrap().bytes()).unwrap();
     }
     let mut opts = ListOptions::new("initramfs.list", dir.path());
     opts.mtime = mtime;

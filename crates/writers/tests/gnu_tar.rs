@@ -158,7 +158,7 @@ fn check_extracted(root: &Path, path: &str, entry: &Entry) {
             assert_eq!(md.nlink(), 3, "{path}");
             return;
         }
-        Kind::File(blob) => assert_eq!(std::fs::read(&on_disk).unwrap(), blob.bytes(), "{path}"),
+        Kind::File(blob) => assert_eq!(std::fs::read(&on_disk).unwrap(), &*blob.bytes(), "{path}"),
         Kind::Dir => assert!(md.is_dir(), "{path}"),
         Kind::Fifo => assert!(md.file_type().is_fifo(), "{path}"),
         other => panic!("{path}: unexpected {other:?}"),

@@ -64,7 +64,7 @@ fn memfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Whether the tree's BusyBox has the applet `name`.
 pub fn has_applet(tree: &Tree, name: &str) -> bool {
     let bin = TreePath::new(BUSYBOX).expect("static path");
-    tree.file(&bin).and_then(|b| applets(b.bytes())).is_some_and(|a| a.iter().any(|(n, _)| n == name))
+    tree.file(&bin).and_then(|b| applets(&b.bytes())).is_some_and(|a| a.iter().any(|(n, _)| n == name))
 }
 
 /// Adds a symlink for every applet that does not collide with a file a
@@ -74,7 +74,7 @@ pub fn link_applets(tree: &mut Tree) -> usize {
     let Some(binary) = tree.file(&bin).cloned() else { return 0 };
     // The links are as old as the binary they point to.
     let mtime = tree.get(&bin).map_or(0, |e| e.meta.mtime);
-    let Some(applets) = applets(binary.bytes()) else { return 0 };
+    let Some(applets) = applets(&binary.bytes()) else { return 0 };
     let owner: std::sync::Arc<str> = "busybox".into();
     let mut made = 0;
     for (name, dir) in applets {

@@ -53,7 +53,7 @@ mod tests {
         }
         assert_eq!(ca_certificates(&mut tree).unwrap(), 2);
         let bundle = tree.file(&TreePath::new("etc/ssl/certs/ca-certificates.crt").unwrap()).unwrap();
-        assert_eq!(bundle.bytes(), b"A\nB\n");
+        assert_eq!(&*bundle.bytes(), b"A\nB\n");
         let link = tree.get(&TreePath::new("etc/ssl/certs/A.pem").unwrap()).unwrap();
         assert_eq!(link.kind, Kind::Symlink("/usr/share/ca-certificates/mozilla/A.crt".into()));
     }

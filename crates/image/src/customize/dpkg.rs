@@ -120,14 +120,14 @@ mod tests {
         dpkg_database(&mut tree, &pkgs).unwrap();
         let status = tree.file(&TreePath::new("var/lib/dpkg/status").unwrap()).unwrap();
         assert_eq!(
-            std::str::from_utf8(status.bytes()).unwrap(),
+            std::str::from_utf8(&status.bytes()).unwrap(),
             "Package: hello\nStatus: install ok installed\nVersion: 2\n\nPackage: zz\nStatus: install ok installed\nVersion: 1\n\n"
         );
         // Spelled as the package ships it; found through the merged-/usr link.
         let list = tree.file(&TreePath::new("var/lib/dpkg/info/hello.list").unwrap()).unwrap();
-        assert_eq!(list.bytes(), b"/bin/hello\n");
+        assert_eq!(&*list.bytes(), b"/bin/hello\n");
         // Pruned files are not listed as installed.
         let sums = tree.file(&TreePath::new("var/lib/dpkg/info/hello.md5sums").unwrap()).unwrap();
-        assert_eq!(sums.bytes(), b"aaaa  bin/hello\n");
+        assert_eq!(&*sums.bytes(), b"aaaa  bin/hello\n");
     }
 }

@@ -22,7 +22,7 @@ pub(crate) fn assign_owners(tree: &mut Tree) {
             let pkg = path.file_name().strip_suffix(".list")?;
             let Kind::File(blob) = &e.kind else { return None };
             let pkg = pkg.split(':').next().unwrap_or(pkg);
-            Some((Arc::from(pkg), String::from_utf8_lossy(blob.bytes()).into_owned()))
+            Some((Arc::from(pkg), String::from_utf8_lossy(&blob.bytes()).into_owned()))
         })
         .collect();
     let mut owners: BTreeMap<TreePath, Arc<str>> = BTreeMap::new();
@@ -45,7 +45,7 @@ pub(crate) fn assign_owners(tree: &mut Tree) {
 /// Installed packages and their versions.
 pub(crate) fn versions(tree: &Tree) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
-    let mut texts: Vec<&[u8]> = Vec::new();
+    let mut texts = Vec::new();
     if let Some(status) = TreePath::new("var/lib/dpkg/status").ok().and_then(|p| tree.file(&p)) {
         texts.push(status.bytes());
     }
@@ -56,7 +56,7 @@ pub(crate) fn versions(tree: &Tree) -> BTreeMap<String, String> {
         }));
     }
     for text in texts {
-        let text = String::from_utf8_lossy(text);
+        let text = String::from_utf8_lossy(&text);
         for paragraph in microroot_debian::deb822::paragraphs(&text).flatten() {
             let installed = paragraph.get("Status").is_none_or(|s| s.ends_with(" installed"));
             if let (Some(name), Some(version), true) = (paragraph.get("Package"), paragraph.get("Version"), installed) {

@@ -262,7 +262,8 @@ fn base_packages(tree: &Tree, inputs: &Inputs<'_>) -> Vec<(Package, String, Stri
     let Some(status) = tree.file(&TreePath::new("var/lib/dpkg/status").expect("static path")) else {
         return Vec::new();
     };
-    let text = String::from_utf8_lossy(status.bytes());
+    let bytes = status.bytes();
+    let text = String::from_utf8_lossy(&bytes);
     let planned: BTreeSet<&str> = inputs.lock.packages.iter().map(|p| p.name.as_str()).collect();
     deb822::paragraphs(&text)
         .filter_map(Result::ok)
@@ -275,7 +276,7 @@ fn base_packages(tree: &Tree, inputs: &Inputs<'_>) -> Vec<(Package, String, Stri
             let (source, source_version) = source_of(para.get("Source"), &name, &version);
             let copyright = TreePath::new(&format!("usr/share/doc/{name}/copyright")).ok();
             let license = copyright
-                .and_then(|path| tree.file(&path).map(|b| String::from_utf8_lossy(b.bytes()).into_owned()))
+                .and_then(|path| tree.file(&path).map(|b| String::from_utf8_lossy(&b.bytes()).into_owned()))
                 .and_then(|text| declared_license(&text));
             let depends = [para.get("Pre-Depends"), para.get("Depends")].into_iter().flatten().collect::<Vec<_>>();
             let package = Package {

@@ -197,7 +197,7 @@ fn install_writes_modules_and_indexes() {
     assert_eq!(ko.meta.mode, 0o644);
     assert!(tree.get(&p(&format!("{base}/kernel/drivers"))).unwrap().is_dir());
     assert_eq!(
-        tree.file(&p(&format!("lib/modules/{VERSION}/modules.order"))).unwrap().bytes(),
+        &*tree.file(&p(&format!("lib/modules/{VERSION}/modules.order"))).unwrap().bytes(),
         b"kernel/drivers/virtio/virtio_ring.ko\nkernel/drivers/block/virtio_blk.ko\n"
     );
     let mut again = Tree::new();

@@ -7,12 +7,11 @@
 //! can still be filled and adding children does not change its mtime.
 
 use std::fs::{self, File, FileTimes, Permissions};
-use std::io::Write;
 use std::os::unix::fs::{fchown, lchown, symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use microroot_tree::{Entry, Kind, Meta, Tree, TreePath};
+use microroot_tree::{Blob, Entry, Kind, Meta, Tree, TreePath};
 use rustix::fs::{AtFlags, FileType, Mode, Timespec, Timestamps, XattrFlags, CWD};
 
 use super::{BundleError, BundleReport};
@@ -39,7 +38,7 @@ pub(super) fn materialize(tree: &Tree, rootfs: &Path) -> Result<BundleReport, Bu
                 report.dirs += 1;
             }
             Kind::File(blob) => {
-                w.file(&host, blob.bytes(), meta)?;
+                w.file(&host, blob, meta)?;
                 report.files += 1;
             }
             Kind::Hardlink(target) => links.push((host, rootfs.join(target.as_str()))),
@@ -98,9 +97,9 @@ struct Writer {
 impl Writer {
     /// A new regular file: content, owner, then mode (chown clears setuid)
     /// and mtime, all through the handle.
-    fn file(&self, host: &Path, content: &[u8], meta: &Meta) -> Result<(), BundleError> {
+    fn file(&self, host: &Path, content: &Blob, meta: &Meta) -> Result<(), BundleError> {
         let mut file = File::create_new(host).map_err(io(host, "create"))?;
-        file.write_all(content).map_err(io(host, "write"))?;
+        content.write_to(&mut file).map_err(io(host, "write"))?;
         if self.as_root {
             fchown(&file, Some(meta.uid), Some(meta.gid)).map_err(io(host, "set the owner of"))?;
         }

@@ -114,7 +114,7 @@ pub fn canonical(tree: &Tree) -> BTreeMap<String, Canon> {
             let group = &groups[&inode];
             Canon {
                 meta: file.meta.clone(),
-                kind: format!("file {:?}", String::from_utf8_lossy(blob.bytes())),
+                kind: format!("file {:?}", String::from_utf8_lossy(&blob.bytes())),
                 inode: (group.len() > 1).then(|| group.iter().min().unwrap().clone()),
             }
         }

@@ -1,0 +1,143 @@
+//! Fetch, read and apply packages at once.
+//!
+//! ```text
+//! fetch workers ──verified path──▶ read workers (one per job) ──ReadPackage──▶ this thread
+//!   (network)                       (decompress, spill)                        applies in plan order
+//! ```
+//!
+//! A package is read as soon as its download is verified, while others are
+//! still downloading, and several are decompressed at once. The tree is
+//! still built by one thread in the plan's order (packages sorted by name),
+//! holding back packages that arrive early, so the image is the same
+//! whatever the download order and the number of jobs.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::sync::Mutex;
+
+use microroot_fetch::{Download, Fetcher};
+use microroot_tree::{Spill, Tree};
+
+use crate::assemble::{self, Applier, AssembleError, Excludes, ReadPackage};
+use crate::customize::InstalledPackage;
+use crate::lock::LockedPackage;
+use crate::BuildError;
+
+/// How packages are unpacked.
+pub struct Unpack<'a> {
+    pub excludes: &'a Excludes,
+    pub spill: &'a Spill,
+    /// Packages decompressed at once.
+    pub jobs: usize,
+}
+
+/// One package's fate, as the read workers report it.
+enum Outcome {
+    Read(Box<ReadPackage>),
+    Failed(AssembleError),
+    /// Not downloaded: the fetch results say why.
+    NotFetched,
+}
+
+/// Fetches `packages` (sorted by name, one download each) and unpacks them
+/// into `tree` in that order. Fetch failures are reported together, as a
+/// build without the pipeline would.
+pub fn fetch_and_unpack(
+    tree: &mut Tree,
+    packages: &[LockedPackage],
+    downloads: &[Download],
+    fetcher: &Fetcher,
+    unpack: &Unpack<'_>,
+) -> Result<Vec<InstalledPackage>, BuildError> {
+    let (fetched_tx, fetched_rx) = mpsc::channel::<(usize, Option<PathBuf>)>();
+    let (read_tx, read_rx) = mpsc::channel::<(usize, Outcome)>();
+    let fetched_rx = Mutex::new(fetched_rx);
+    let (results, applied) = std::thread::scope(|scope| {
+        let fetch = scope.spawn(move || {
+            let report = |index: usize, result: &microroot_fetch::Result<PathBuf>| {
+                let _ = fetched_tx.send((index, result.as_ref().ok().cloned()));
+            };
+            fetcher.fetch_each(downloads, microroot_fetch::DEFAULT_PARALLELISM, &report)
+        });
+        for _ in 0..unpack.jobs.max(1) {
+            let (read_tx, fetched_rx) = (read_tx.clone(), &fetched_rx);
+            scope.spawn(move || read_worker(packages, fetched_rx, &read_tx, unpack.spill));
+        }
+        drop(read_tx);
+        let applied = apply_in_order(tree, packages, &read_rx, unpack.excludes);
+        // On an error the workers see the receiver gone and stop reading.
+        drop(read_rx);
+        (fetch.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), applied)
+    });
+    let failures: Vec<String> = packages
+        .iter()
+        .zip(&results)
+        .filter_map(|(pkg, r)| r.as_ref().err().map(|e| (pkg, e)))
+        .map(|(pkg, e)| format!("{} {} ({}): {}", pkg.name, pkg.version, pkg.filename, e.summary()))
+        .collect();
+    if !failures.is_empty() {
+        // Offline, the mirror was never asked: only the cache can be short.
+        return Err(if fetcher.is_offline() { BuildError::Offline(failures) } else { BuildError::Fetch(failures) });
+    }
+    Ok(applied?)
+}
+
+/// Reads packages as their downloads finish, until the fetch is over or
+/// nobody wants the results any more.
+fn read_worker(
+    packages: &[LockedPackage],
+    fetched: &Mutex<mpsc::Receiver<(usize, Option<PathBuf>)>>,
+    out: &mpsc::Sender<(usize, Outcome)>,
+    spill: &Spill,
+) {
+    loop {
+        let next = fetched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
+        let Ok((index, path)) = next else { return };
+        let outcome = match path {
+            Some(path) => match assemble::read_package(&packages[index], &path, spill) {
+                Ok(read) => Outcome::Read(Box::new(read)),
+                Err(e) => Outcome::Failed(e),
+            },
+            None => Outcome::NotFetched,
+        };
+        if out.send((index, outcome)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Applies packages strictly in index order, holding back early arrivals.
+/// Stops at the first package that failed or was not fetched.
+fn apply_in_order(
+    tree: &mut Tree,
+    packages: &[LockedPackage],
+    read: &mpsc::Receiver<(usize, Outcome)>,
+    excludes: &Excludes,
+) -> Result<Vec<InstalledPackage>, AssembleError> {
+    let mut applier = Applier::new(excludes);
+    let mut early = BTreeMap::new();
+    let mut next = 0;
+    while next < packages.len() {
+        let outcome = match early.remove(&next) {
+            Some(outcome) => outcome,
+            None => match read.recv() {
+                Ok((index, outcome)) if index == next => outcome,
+                Ok((index, outcome)) => {
+                    early.insert(index, outcome);
+                    continue;
+                }
+                // Every worker is gone: the fetch ended early; its results
+                // say what is missing.
+                Err(_) => break,
+            },
+        };
+        match outcome {
+            Outcome::Read(package) => applier.apply(tree, &packages[next], *package)?,
+            Outcome::Failed(e) => return Err(e),
+            Outcome::NotFetched => break,
+        }
+        next += 1;
+    }
+    Ok(applier.finish(tree))
+}
