@@ -1,7 +1,7 @@
 //! Unpacks verified .debs into a tree in two steps: [`read_package`]
 //! (decompress and check, on any thread) and [`Applier::apply`] (into the
 //! tree, in a fixed order), applying the path excludes so that pruned
-//! content never reaches the tree. [`crate::pipeline`] runs them while the
+//! content never reaches the tree. The `pipeline` module runs them while the
 //! downloads go on.
 
 use std::path::{Path, PathBuf};
