@@ -325,7 +325,7 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
         &opts.out_dir,
         opts.progress.as_ref(),
         boot.as_ref(),
-        epoch,
+        crate::outputs::WriteOptions { epoch, threads: opts.resources.threads() },
         &crate::sbom::Inputs { lock: &lock, packages: &installed },
     )?;
     let versions: BTreeMap<String, String> =

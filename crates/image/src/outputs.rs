@@ -27,6 +27,23 @@ pub fn format_spec(format: &str, arch: &str) -> (String, Compression) {
     (name, compression)
 }
 
+/// From this much file content on, tarballs are compressed in blocks on
+/// every core ([`microroot_writers::parallel_compressed_writer`]); smaller
+/// trees, the base image among them, get the single-block stream, the
+/// smallest. The choice depends on the tree alone, so the bytes do not
+/// depend on the machine.
+pub const PARALLEL_COMPRESSION_FROM: u64 = 64 << 20;
+
+/// How outputs are written: neither changes what they hold beyond the
+/// epoch.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteOptions {
+    /// The mtime of generated files and the images' creation time.
+    pub epoch: i64,
+    /// Compressor threads for big trees.
+    pub threads: usize,
+}
+
 const STAGING_PREFIX: &str = ".microroot-staging-";
 
 struct Staging(PathBuf);
@@ -43,14 +60,14 @@ pub fn write_all(
     out_dir: &Path,
     progress: &dyn Progress,
     boot: Option<&BootArtifacts>,
-    epoch: i64,
+    how: WriteOptions,
     sbom: &crate::sbom::Inputs<'_>,
 ) -> Result<Vec<OutputFile>, BuildError> {
     // Every level of the out dir this build creates, deepest first.
     let created: Vec<PathBuf> =
         out_dir.ancestors().take_while(|p| !p.as_os_str().is_empty() && !p.exists()).map(Path::to_owned).collect();
     remove_stale_staging(out_dir);
-    let result = write_staged(tree, m, out_dir, progress, boot, epoch, sbom);
+    let result = write_staged(tree, m, out_dir, progress, boot, how, sbom);
     if result.is_err() {
         for dir in &created {
             // Only succeeds while empty: never removes anything but what we made.
@@ -80,9 +97,10 @@ fn write_staged(
     out_dir: &Path,
     progress: &dyn Progress,
     boot: Option<&BootArtifacts>,
-    epoch: i64,
+    how: WriteOptions,
     sbom: &crate::sbom::Inputs<'_>,
 ) -> Result<Vec<OutputFile>, BuildError> {
+    let WriteOptions { epoch, threads } = how;
     let io = |path: &Path, source| BuildError::Output { path: path.to_owned(), source };
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let staging = Staging(out_dir.join(format!("{STAGING_PREFIX}{}", std::process::id())));
@@ -106,7 +124,9 @@ fn write_staged(
             let (name, compression) = format_spec(format, &m.image.arch);
             progress.phase("write", &name);
             let staged = staging.0.join(&name);
-            let w = microroot_writers::write_tarball(tree, &staged, compression)?;
+            let parallel = tree.content_size() >= PARALLEL_COMPRESSION_FROM;
+            let threads = parallel.then(|| u32::try_from(threads).unwrap_or(u32::MAX));
+            let w = microroot_writers::write_tarball_on(tree, &staged, compression, threads)?;
             written.push((name, format.clone(), w));
         } else if format == "ext4" {
             let name = "rootfs.ext4".to_owned();

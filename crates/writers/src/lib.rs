@@ -44,11 +44,13 @@ use std::path::PathBuf;
 
 use microroot_tree::TreePath;
 
-pub use compress::{compressed_writer, kernel_compressed_writer, Compression, Encoder};
+pub use compress::{
+    compressed_writer, kernel_compressed_writer, parallel_compressed_writer, Compression, Encoder, PARALLEL_BLOCK,
+};
 pub use cpio::list::{parse_list, render_list, ListError, ListOptions};
 pub use cpio::{read_cpio, write_cpio, CpioReadError, CpioWriter};
 pub use decompress::{decode_prefix, decode_stream, decompress, sniff, Codec, Sniffed};
-pub use output::{replace_atomically, write_atomic, write_initramfs, write_tarball, Written};
+pub use output::{replace_atomically, write_atomic, write_initramfs, write_tarball, write_tarball_on, Written};
 pub use tar::{write_tree, Naming, TarWriter};
 
 /// Why writing an output failed.

@@ -99,3 +99,42 @@ fn missing_output_directory_is_named_in_the_error() {
     let want = format!("cannot create a temporary file for `{}`", path.display());
     assert_eq!(err.to_string(), want);
 }
+
+/// Block-parallel xz and zstd: the same bytes on 1, 2 and 5 threads, more
+/// than one block for a tree bigger than a block, and `xz`/`zstd` decode
+/// them to the plain tar.
+#[test]
+fn parallel_output_is_the_same_for_any_thread_count() {
+    use microroot_writers::{write_tarball_on, PARALLEL_BLOCK};
+    let mut tree = sample_tree();
+    // 2.5 blocks of text that compresses fast.
+    let mut noise = Vec::with_capacity((PARALLEL_BLOCK * 5 / 2) as usize);
+    for i in 0u64.. {
+        if noise.len() as u64 >= PARALLEL_BLOCK * 5 / 2 {
+            break;
+        }
+        noise.extend_from_slice(format!("{i:x} {}\n", i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).as_bytes());
+    }
+    tree.insert(&p("noise"), file(0o644, &noise)).unwrap();
+    let plain = write_tree(&tree, Vec::new()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (compression, tool) in
+        [(Compression::Xz { level: 1, extreme: false, x86_bcj: true }, "xz"), (Compression::Zstd { level: 3 }, "zstd")]
+    {
+        let [one, two, five] = [1, 2, 5].map(|threads| {
+            let path = dir.path().join(format!("t{threads}.{}", compression.tar_extension()));
+            let written = write_tarball_on(&tree, &path, compression, Some(threads)).unwrap();
+            (written.sha256, path)
+        });
+        assert_eq!(one.0, two.0, "{compression:?}: 1 vs 2 threads");
+        assert_eq!(one.0, five.0, "{compression:?}: 1 vs 5 threads");
+        let file = one.1.to_str().unwrap();
+        assert!(run(tool, &["-dc", file]) == plain, "{compression:?} does not decode to the tar");
+        if tool == "xz" {
+            let list = String::from_utf8(run("xz", &["--robot", "--list", file])).unwrap();
+            let blocks: u64 =
+                list.lines().find(|l| l.starts_with("file\t")).unwrap().split('\t').nth(2).unwrap().parse().unwrap();
+            assert!(blocks >= 3, "expected one block per 16 MiB, got {blocks}: {list}");
+        }
+    }
+}
