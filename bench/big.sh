@@ -15,10 +15,10 @@
 #     exact package list, versions and pool file names;
 #   curl, 1 connection: ONE `curl -K LIST` invocation fetching every planned
 #     .deb from MIRROR in turn (keep-alive; the connection count is checked
-#     with %{num_connects}) — against microroot's fetch phase from the cold
-#     build (8 parallel connections, sha256 checked while streaming; the CLI
-#     has no fetch-only mode, and where microroot unpacks .debs as they
-#     arrive the phase includes that: the table quotes its log line);
+#     with %{num_connects}) — against microroot's downloads in the cold
+#     build (8 parallel connections, sha256 checked while streaming): from
+#     the start of its fetch phase until its "downloads verified" log line,
+#     while the .debs that arrived are already being unpacked;
 #   curl, N connections: the same with `--parallel --parallel-max N`
 #     (N = BENCH_BIG_CURL_PARALLEL, default 8 like microroot; 0 skips it);
 #   mmdebstrap cold: `mmdebstrap --mode=MODE --variant=extract
@@ -198,8 +198,7 @@ mm_big() {
     --components="$COMPONENTS" --include="$include" "$@" "$codename" "$out" "$MIRROR")
 }
 
-# dns_probe: 8 parallel loops of 5 `getent ahosts MIRROR_HOST` each (how
-# microroot's 8 fetch workers look the host up: once per request); a slow
+# dns_probe: 8 parallel loops of 5 `getent ahosts MIRROR_HOST` each; a slow
 # resolver shows as lookups that wait for glibc's 5 s retry timeout.
 MIRROR_HOST=$(sed -E 's|^[a-z]+://([^/:]+).*|\1|' <<<"$MIRROR")
 dns_probe() {
@@ -319,11 +318,8 @@ bench_one() { # bench_one NAME
   local cold_phases warm_phases fetch_s
   cold_phases=$(phases "$d/cold.log")
   warm_phases=$(phases "$d/warm.log")
-  fetch_s=$(phase_of "$cold_phases" fetch)
-  [[ -n "$fetch_s" ]] || die "no fetch phase in microroot's -v log ($d/cold.log)"
-  # What the phase covers, as microroot says it (e.g. unpacking as .debs arrive).
-  local fetch_detail
-  fetch_detail=$(grep -m1 -o 'microroot::progress: fetch: .*' "$d/cold.log" | sed 's/^microroot::progress: fetch: //')
+  fetch_s=$(grep -m1 'downloads verified' "$d/cold.log" | grep -o 'seconds=[0-9.]*' | cut -d= -f2)
+  [[ -n "$fetch_s" ]] || die "no \"downloads verified\" line in microroot's -v log ($d/cold.log)"
 
   rm -rf "$cache" "$debs" "$out"
 
@@ -359,7 +355,7 @@ bench_one() { # bench_one NAME
     row "warm build (cached .debs, output deleted) → .tar" "$name.mr-warm" "$mm, .debs synced in" "$name.mm-warm"
     row "warm build vs mmdebstrap cold" "$name.mr-warm" "$mm, cold" "$name.mm-cold"
     row "no-op build (outputs current: plan confirmed, nothing written)" "$name.mr-noop" "—" ""
-    fetch_row "fetch $npkg .debs (microroot: the cold build's fetch phase, \"$fetch_detail\"; 8 connections, sha256 checked)" \
+    fetch_row "fetch $npkg .debs (microroot: the cold build's downloads, 8 connections, sha256 checked, unpacking as they arrive)" \
       "curl, 1 connection ($conns connect)" "$name.curl-1"
     if ((CURL_PAR > 0)); then
       fetch_row "fetch $npkg .debs, same" "curl --parallel-max $CURL_PAR ($conns_par connects)" "$name.curl-par"
@@ -394,7 +390,7 @@ bench_one() { # bench_one NAME
   echo
   env_block mm
   echo "- curl: $(curl --version | head -n1 | awk '{ print $2 }'), mirror: the host's apt source"
-  echo "- DNS, 8 parallel loops of 5 \`getent ahosts\` of the mirror's host: $DNS_PROBE. microroot's HTTP client (ureq) looks the host up for every request, pooled connection or not; curl and apt once per connection."
+  echo "- DNS, 8 parallel loops of 5 \`getent ahosts\` of the mirror's host: $DNS_PROBE. microroot looks each host up once per run; curl and apt once per connection."
   echo
 } >"$SCRATCH/big.md"
 for n in "${NAMES[@]}"; do

@@ -124,6 +124,25 @@ pub fn plan(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<L
 
 /// A fresh answer from the suite (or the plan cache for its state).
 fn resolve(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
+    let lock = resolve_in_suite(loaded, opts, fetcher);
+    // The suite's index (some 150 MB parsed, on every core) is gone: give
+    // its pages back before the unpack workers allocate in other arenas.
+    release_freed_memory();
+    lock
+}
+
+/// Returns the allocator's free pages to the system (glibc keeps freed
+/// memory of each thread's arena until told).
+#[allow(unsafe_code)]
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks the allocator's own free lists.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
+fn resolve_in_suite(loaded: &Loaded, opts: &BuildOptions, fetcher: &Fetcher) -> Result<Lockfile, BuildError> {
     opts.progress.phase("resolve", &format!("{} ({})", loaded.manifest.source.suite, loaded.manifest.image.arch));
     let suite = source::open_suite(&loaded.manifest, fetcher, SystemTime::now())?;
     let Some(reference) = &loaded.manifest.base else {

@@ -6,7 +6,8 @@
 //! ```
 //!
 //! A package is read as soon as its download is verified, while others are
-//! still downloading, and several are decompressed at once. The tree is
+//! still downloading, and several are decompressed at once; downloads start
+//! largest first, so that the longest decompressions do not come last. The tree is
 //! still built by one thread in the plan's order (packages sorted by name),
 //! holding back packages that arrive early, so the image is the same
 //! whatever the download order and the number of jobs.
@@ -53,12 +54,31 @@ pub fn fetch_and_unpack(
     let (fetched_tx, fetched_rx) = mpsc::channel::<(usize, Option<PathBuf>)>();
     let (read_tx, read_rx) = mpsc::channel::<(usize, Outcome)>();
     let fetched_rx = Mutex::new(fetched_rx);
+    // Largest first: the longest decompressions start early instead of
+    // running alone at the end. `queue[k]` is the plan index of download k.
+    let mut queue: Vec<usize> = (0..packages.len()).collect();
+    queue.sort_by_key(|&i| (std::cmp::Reverse(packages[i].size), i));
+    let queued: Vec<Download> = queue.iter().map(|&i| downloads[i].clone()).collect();
     let (results, applied) = std::thread::scope(|scope| {
+        let (queue, queued) = (&queue, &queued);
         let fetch = scope.spawn(move || {
-            let report = |index: usize, result: &microroot_fetch::Result<PathBuf>| {
-                let _ = fetched_tx.send((index, result.as_ref().ok().cloned()));
+            let started = std::time::Instant::now();
+            let report = |k: usize, result: &microroot_fetch::Result<PathBuf>| {
+                let _ = fetched_tx.send((queue[k], result.as_ref().ok().cloned()));
             };
-            fetcher.fetch_each(downloads, microroot_fetch::DEFAULT_PARALLELISM, &report)
+            let results = fetcher.fetch_each(queued, microroot_fetch::DEFAULT_PARALLELISM, &report);
+            let bytes: u64 = queue.iter().map(|&i| packages[i].size).sum();
+            tracing::info!(
+                packages = queue.len(),
+                bytes,
+                seconds = started.elapsed().as_secs_f64(),
+                "downloads verified"
+            );
+            let mut in_plan_order: Vec<Option<microroot_fetch::Result<PathBuf>>> = queue.iter().map(|_| None).collect();
+            for (&i, result) in queue.iter().zip(results) {
+                in_plan_order[i] = Some(result);
+            }
+            in_plan_order.into_iter().map(|r| r.expect("the queue is a permutation")).collect::<Vec<_>>()
         });
         for _ in 0..unpack.jobs.max(1) {
             let (read_tx, fetched_rx) = (read_tx.clone(), &fetched_rx);
