@@ -153,14 +153,16 @@ pub fn compressed_writer<W: Write>(w: W, compression: Compression) -> Result<Enc
 /// against one block, and keeps each thread's encoder near 200 MB.
 pub const PARALLEL_BLOCK: u64 = 16 << 20;
 
-/// Wraps `w` in the block-parallel encoder for `compression`, running
-/// `threads` threads (at least one). xz and zstd output is the same for any
-/// thread count, though not the same as [`compressed_writer`]'s; gzip and
+/// Wraps `w` in the block-parallel encoder for `compression`, running up
+/// to `threads` threads (at least one): fewer when their encoders would
+/// need more than a quarter of the memory the system has available (see
+/// [`parallel_threads`]). xz and zstd output is the same for any thread
+/// count, though not the same as [`compressed_writer`]'s; gzip and
 /// uncompressed streams are as [`compressed_writer`] makes them.
 pub fn parallel_compressed_writer<W: Write>(w: W, compression: Compression, threads: u32) -> Result<Encoder<W>, Error> {
     compression.check_level()?;
     let setup = |source| Error::EncoderSetup { format: compression.name(), source };
-    let threads = threads.max(1);
+    let threads = parallel_threads(compression, threads, available_memory());
     Ok(match compression {
         Compression::Xz { level, extreme, x86_bcj } => {
             let preset = level | if extreme { PRESET_EXTREME } else { 0 };
@@ -193,6 +195,83 @@ pub fn parallel_compressed_writer<W: Write>(w: W, compression: Compression, thre
         }
         Compression::None | Compression::Gzip { .. } => compressed_writer(w, compression)?,
     })
+}
+
+/// What one thread of [`parallel_compressed_writer`] holds for
+/// `compression`, input and output blocks included: measured with
+/// 16 MiB blocks, about 230 MiB for xz at 9e (16 MiB dictionary) and 120 MiB
+/// for zstd at level 19; zero for gzip and no compression (one thread).
+pub fn parallel_thread_memory(compression: Compression) -> u64 {
+    match compression {
+        Compression::Xz { level, extreme, .. } => {
+            let preset = level | if extreme { PRESET_EXTREME } else { 0 };
+            // The encoder's own estimate (x86 BCJ costs nothing), as its
+            // thread count would: one thread's share of two.
+            let options = LzmaOptions::new_preset(preset).ok().map(|mut options| {
+                if level >= 7 {
+                    options.dict_size(PARALLEL_BLOCK as u32);
+                }
+                options
+            });
+            let Some(options) = options else { return 0 };
+            let mut filters = Filters::new();
+            filters.lzma2(&options);
+            let mut builder = MtStreamBuilder::new();
+            builder.threads(2).block_size(PARALLEL_BLOCK).filters(filters);
+            builder.memusage() / 2
+        }
+        // zstd's worker holds its window and match tables (up to 8 MiB
+        // and 80 MiB at level 19; about 10 MiB at 3) and a job's input
+        // and output: 16 MiB each.
+        Compression::Zstd { level } if level >= 16 => 120 << 20,
+        Compression::Zstd { level } if level >= 10 => 72 << 20,
+        Compression::Zstd { .. } => 48 << 20,
+        Compression::None | Compression::Gzip { .. } => 0,
+    }
+}
+
+/// How many of the `wanted` threads [`parallel_compressed_writer`] runs:
+/// as many as fit in a quarter of `available` bytes (xz's own rule for
+/// `-T0`), and at least one. `None` (unknown) caps nothing.
+pub fn parallel_threads(compression: Compression, wanted: u32, available: Option<u64>) -> u32 {
+    let wanted = wanted.max(1);
+    let per_thread = parallel_thread_memory(compression);
+    match available {
+        Some(available) if per_thread > 0 => {
+            let fit = (available / 4 / per_thread).min(u64::from(u32::MAX)) as u32;
+            wanted.min(fit).max(1)
+        }
+        _ => wanted,
+    }
+}
+
+/// The memory the system can give without swapping (`MemAvailable` of
+/// `/proc/meminfo`, or the memory cgroup's limit when that is smaller).
+fn available_memory() -> Option<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let kib = meminfo.lines().find_map(|line| line.strip_prefix("MemAvailable:"))?;
+    let system = kib.trim().trim_end_matches("kB").trim().parse::<u64>().ok()? * 1024;
+    Some(cgroup_limit().map_or(system, |limit| limit.min(system)))
+}
+
+/// The memory limit of this process's cgroup (v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), if it has one.
+fn cgroup_limit() -> Option<u64> {
+    let groups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    for line in groups.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let file = match controllers {
+            "" => format!("/sys/fs/cgroup{path}/memory.max"),
+            c if c.split(',').any(|c| c == "memory") => format!("/sys/fs/cgroup/memory{path}/memory.limit_in_bytes"),
+            _ => continue,
+        };
+        // "max" (v2) or a huge number (v1) when there is no limit.
+        if let Some(limit) = std::fs::read_to_string(file).ok().and_then(|t| t.trim().parse::<u64>().ok()) {
+            return Some(limit);
+        }
+    }
+    None
 }
 
 /// Largest LZMA2 dictionary in a stream for the kernel: what the kernel's

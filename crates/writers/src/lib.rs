@@ -45,7 +45,8 @@ use std::path::PathBuf;
 use microroot_tree::TreePath;
 
 pub use compress::{
-    compressed_writer, kernel_compressed_writer, parallel_compressed_writer, Compression, Encoder, PARALLEL_BLOCK,
+    compressed_writer, kernel_compressed_writer, parallel_compressed_writer, parallel_thread_memory, parallel_threads,
+    Compression, Encoder, PARALLEL_BLOCK,
 };
 pub use cpio::list::{parse_list, render_list, ListError, ListOptions};
 pub use cpio::{read_cpio, write_cpio, CpioReadError, CpioWriter};

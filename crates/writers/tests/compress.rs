@@ -7,7 +7,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
-use microroot_writers::{write_atomic, write_tarball, write_tree, Compression, Error};
+use microroot_writers::{
+    parallel_thread_memory, parallel_threads, write_atomic, write_tarball, write_tree, Compression, Error,
+};
 
 const FORMATS: [(Compression, &str); 5] = [
     (Compression::None, "cat"),
@@ -137,4 +139,20 @@ fn parallel_output_is_the_same_for_any_thread_count() {
             assert!(blocks >= 3, "expected one block per 16 MiB, got {blocks}: {list}");
         }
     }
+}
+
+#[test]
+fn parallel_threads_fit_a_quarter_of_the_available_memory() {
+    let xz = Compression::ROOTFS_XZ;
+    let per_thread = parallel_thread_memory(xz);
+    // The encoder's own figure for xz 9e with 16 MiB blocks.
+    assert!((150 << 20..300 << 20).contains(&per_thread), "xz 9e thread: {per_thread} bytes");
+    assert_eq!(parallel_threads(xz, 8, Some(4 * 3 * per_thread)), 3);
+    assert_eq!(parallel_threads(xz, 2, Some(4 * 3 * per_thread)), 2);
+    assert_eq!(parallel_threads(xz, 8, Some(per_thread)), 1, "never fewer than one");
+    assert_eq!(parallel_threads(xz, 8, None), 8, "unknown memory caps nothing");
+    assert_eq!(parallel_threads(xz, 0, None), 1);
+    let zstd = Compression::Zstd { level: 19 };
+    assert_eq!(parallel_threads(zstd, 16, Some(2 << 30)), (512 << 20) / parallel_thread_memory(zstd) as u32);
+    assert_eq!(parallel_threads(Compression::Gzip { level: 9 }, 4, Some(1)), 4, "gzip runs one thread anyway");
 }
