@@ -338,13 +338,15 @@ pub fn build(opts: &BuildOptions) -> Result<BuildReport, BuildError> {
     let mut tree = tree;
     let boot = crate::boot::prepare(&mut tree, &loaded.manifest, &loaded.base_dir, kernel)?;
     stamp(&mut tree, epoch);
+    // OCI layers of a big tree go to disk past the budget, as its files did.
+    let spill = Spill::new(fetcher.cache().root(), opts.resources.memory_budget);
     let outputs = crate::outputs::write_all(
         &tree,
         &loaded.manifest,
         &opts.out_dir,
         opts.progress.as_ref(),
         boot.as_ref(),
-        crate::outputs::WriteOptions { epoch, threads: opts.resources.threads() },
+        crate::outputs::WriteOptions { epoch, threads: opts.resources.threads(), spill: &spill },
         &crate::sbom::Inputs { lock: &lock, packages: &installed },
     )?;
     let versions: BTreeMap<String, String> =

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use microroot_oci::{BundleSpec, Image, ImageConfig, Layering};
-use microroot_tree::Tree;
+use microroot_tree::{Spill, Tree};
 use microroot_writers::Written;
 
 use crate::manifest::{LayerMode, Manifest};
@@ -64,14 +64,15 @@ pub fn image_config(m: &Manifest, epoch: i64) -> Result<ImageConfig, OciError> {
     Ok(config)
 }
 
-/// The OCI image of the tree, as the manifest's layering cuts it.
-pub fn build_image(tree: &Tree, m: &Manifest, epoch: i64) -> Result<Image, OciError> {
+/// The OCI image of the tree, as the manifest's layering cuts it, its
+/// layers kept in `spill`.
+pub fn build_image(tree: &Tree, m: &Manifest, epoch: i64, spill: &Spill) -> Result<Image, OciError> {
     let config = image_config(m, epoch)?;
     let layering = match m.output.layers {
         LayerMode::Single => Layering::Single,
         LayerMode::Packages => Layering::ByPackage { max_layers: m.output.max_layers },
     };
-    Image::build(tree, &config, layering)
+    Image::build_in(tree, &config, layering, spill)
         .map_err(|source| OciError::Build { image: m.image.name.clone(), source: Box::new(source) })
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use microroot_tree::Tree;
+use microroot_tree::{Spill, Tree};
 
 use microroot_writers::{Compression, Written};
 
@@ -36,12 +36,14 @@ pub const PARALLEL_COMPRESSION_FROM: u64 = 64 << 20;
 
 /// How outputs are written: neither changes what they hold beyond the
 /// epoch.
-#[derive(Clone, Copy, Debug)]
-pub struct WriteOptions {
+#[derive(Clone, Copy)]
+pub struct WriteOptions<'a> {
     /// The mtime of generated files and the images' creation time.
     pub epoch: i64,
     /// Compressor threads for big trees.
     pub threads: usize,
+    /// Where OCI layers are kept while they are written out.
+    pub spill: &'a Spill,
 }
 
 const STAGING_PREFIX: &str = ".microroot-staging-";
@@ -60,7 +62,7 @@ pub fn write_all(
     out_dir: &Path,
     progress: &dyn Progress,
     boot: Option<&BootArtifacts>,
-    how: WriteOptions,
+    how: WriteOptions<'_>,
     sbom: &crate::sbom::Inputs<'_>,
 ) -> Result<Vec<OutputFile>, BuildError> {
     // Every level of the out dir this build creates, deepest first.
@@ -97,10 +99,10 @@ fn write_staged(
     out_dir: &Path,
     progress: &dyn Progress,
     boot: Option<&BootArtifacts>,
-    how: WriteOptions,
+    how: WriteOptions<'_>,
     sbom: &crate::sbom::Inputs<'_>,
 ) -> Result<Vec<OutputFile>, BuildError> {
-    let WriteOptions { epoch, threads } = how;
+    let WriteOptions { epoch, threads, spill } = how;
     let io = |path: &Path, source| BuildError::Output { path: path.to_owned(), source };
     std::fs::create_dir_all(out_dir).map_err(|e| io(out_dir, e))?;
     let staging = Staging(out_dir.join(format!("{STAGING_PREFIX}{}", std::process::id())));
@@ -116,7 +118,7 @@ fn write_staged(
             let image = match (format.as_str(), &mut oci_image) {
                 ("bundle", _) => None,
                 (_, Some(image)) => Some(&*image),
-                (_, None) => Some(&*oci_image.insert(crate::oci::build_image(tree, m, epoch)?)),
+                (_, None) => Some(&*oci_image.insert(crate::oci::build_image(tree, m, epoch, spill)?)),
             };
             let (name, w) = crate::oci::write(format, image, tree, m, epoch, &staging.0)?;
             written.push((name, format.clone(), w));

@@ -1,7 +1,7 @@
 //! An encoded image: layers, config and manifest blobs, ready for any of
 //! the writers.
 
-use microroot_tree::{Blob, Entry, Meta, Tree, TreeError, TreePath};
+use microroot_tree::{Blob, Entry, Meta, Spill, Tree, TreeError, TreePath};
 use serde::Serialize;
 
 use crate::layers::{self, Layer, Layering};
@@ -65,9 +65,16 @@ pub struct Image {
 impl Image {
     /// Layers `tree` and describes it with `config`. The same tree, config
     /// and layering always give the same bytes, hence the same digests.
+    /// Layers are held in memory; see [`Image::build_in`].
     pub fn build(tree: &Tree, config: &ImageConfig, layering: Layering) -> Result<Image, BuildError> {
+        Image::build_in(tree, config, layering, &Spill::memory())
+    }
+
+    /// [`Image::build`] with the layers' tars and blobs kept in `spill`:
+    /// in memory while its budget lasts, then on disk.
+    pub fn build_in(tree: &Tree, config: &ImageConfig, layering: Layering, spill: &Spill) -> Result<Image, BuildError> {
         config.validate()?;
-        let layers = layers::build(tree, layering)?;
+        let layers = layers::build(tree, layering, spill)?;
         let created = config.created_rfc3339()?;
         let history = layers.iter().map(|l| History {
             created: Some(created.clone()),

@@ -13,11 +13,13 @@
 //! the tree's headers, so extracting any layer alone keeps modes and
 //! owners. Tars are [`TarWriter`] output with [`Naming::Bare`]; blobs are
 //! gzip at [`LAYER_GZIP_LEVEL`] with mtime 0, no name and OS "unknown".
+//! Both are made in one pass and kept in a [`Spill`] store, so a big
+//! image's layers go to disk rather than stay in memory.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{self, Write};
 
-use microroot_tree::{Blob, Entry, Kind, Tree, TreePath};
+use microroot_tree::{Blob, BlobWriter, Entry, Kind, Spill, Tree, TreePath};
 use microroot_writers::{compressed_writer, Compression, Naming, TarWriter};
 
 use crate::spec::{Descriptor, MEDIA_TYPE_LAYER_GZIP};
@@ -75,16 +77,17 @@ struct Group<'a> {
     size: u64,
 }
 
-/// Encodes `tree` as layers, lowest first.
-pub(crate) fn build(tree: &Tree, layering: Layering) -> Result<Vec<Layer>, BuildError> {
+/// Encodes `tree` as layers, lowest first, their tars and blobs kept in
+/// `spill`.
+pub(crate) fn build(tree: &Tree, layering: Layering, spill: &Spill) -> Result<Vec<Layer>, BuildError> {
     match layering {
-        Layering::Single => Ok(vec![encode(tree, Vec::new(), "the whole tree")?]),
+        Layering::Single => Ok(vec![encode(tree, Vec::new(), "the whole tree", spill)?]),
         Layering::ByPackage { max_layers } => {
             let groups = plan(tree, max_layers)?;
             let encode_group = |g: &Group<'_>| {
                 let label =
                     if g.owners.is_empty() { "files not from packages".to_owned() } else { g.owners.join(", ") };
-                encode(&subtree(tree, &g.paths)?, g.owners.clone(), &label)
+                encode(&subtree(tree, &g.paths)?, g.owners.clone(), &label, spill)
             };
             parallel_map(&groups, encode_group).into_iter().collect()
         }
@@ -181,23 +184,69 @@ fn subtree(tree: &Tree, paths: &[&TreePath]) -> Result<Tree, BuildError> {
     Ok(sub)
 }
 
-/// Tar, hash, gzip, hash.
-fn encode(tree: &Tree, packages: Vec<String>, label: &str) -> Result<Layer, BuildError> {
+/// Tar and gzip in one pass, hashing both on the way.
+fn encode(tree: &Tree, packages: Vec<String>, label: &str, spill: &Spill) -> Result<Layer, BuildError> {
     let tar_err = |source| BuildError::Layer { layer: label.to_owned(), source };
-    let mut tar = TarWriter::new(Vec::new());
+    let io_err = |source| tar_err(microroot_writers::Error::EncoderFinish { format: "layer", source });
+    let gz = compressed_writer(Hashed::new(spill.writer()), Compression::Gzip { level: LAYER_GZIP_LEVEL })
+        .map_err(tar_err)?;
+    let mut tar = TarWriter::new(Tee { tar: Hashed::new(spill.writer()), gz });
     tar.naming(Naming::Bare);
     tar.append_tree(tree).map_err(tar_err)?;
-    let tar = tar.finish().map_err(tar_err)?;
-    let mut gz = compressed_writer(Vec::new(), Compression::Gzip { level: LAYER_GZIP_LEVEL }).map_err(tar_err)?;
-    gz.write_all(&tar).map_err(|e| tar_err(microroot_writers::Error::EncoderFinish { format: "gzip", source: e }))?;
-    let blob = gz.finish().map_err(tar_err)?;
-    let descriptor = Descriptor {
-        media_type: MEDIA_TYPE_LAYER_GZIP.into(),
-        digest: Digest::of(&blob),
-        size: blob.len() as u64,
-        ..Descriptor::default()
-    };
-    Ok(Layer { diff_id: Digest::of(&tar), descriptor, packages, tar: tar.into(), blob: blob.into() })
+    let Tee { tar, gz } = tar.finish().map_err(tar_err)?;
+    let (tar, diff_id) = tar.finish().map_err(io_err)?;
+    let (blob, digest) = gz.finish().map_err(tar_err)?.finish().map_err(io_err)?;
+    let descriptor =
+        Descriptor { media_type: MEDIA_TYPE_LAYER_GZIP.into(), digest, size: blob.len(), ..Descriptor::default() };
+    Ok(Layer { diff_id, descriptor, packages, tar, blob })
+}
+
+/// A blob being written and its sha256.
+struct Hashed<'a> {
+    out: BlobWriter<'a>,
+    hasher: sha2::Sha256,
+}
+
+impl<'a> Hashed<'a> {
+    fn new(out: BlobWriter<'a>) -> Self {
+        Hashed { out, hasher: sha2::Digest::new() }
+    }
+
+    fn finish(self) -> io::Result<(Blob, Digest)> {
+        let digest = Digest::from_bytes(sha2::Digest::finalize(self.hasher).into());
+        Ok((self.out.finish()?, digest))
+    }
+}
+
+impl Write for Hashed<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+/// The layer's tar, written both as it is and through gzip.
+struct Tee<'a> {
+    tar: Hashed<'a>,
+    gz: microroot_writers::Encoder<Hashed<'a>>,
+}
+
+impl Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tar.write_all(buf)?;
+        self.gz.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tar.flush()?;
+        self.gz.flush()
+    }
 }
 
 /// `f` over `items` on up to `available_parallelism` threads, in order.

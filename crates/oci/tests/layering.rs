@@ -78,3 +78,32 @@ fn images_sharing_a_package_share_its_layer() {
     let inspect = json(&run(skopeo().args(["inspect", &format!("oci:{}:b", path_str(&shared))])));
     assert_eq!(inspect["Layers"].as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn layers_kept_on_disk_are_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    for layering in [Layering::Single, Layering::ByPackage { max_layers: 10 }] {
+        let in_memory = sample_image(layering);
+        // No budget at all: every layer tar and blob goes to a file.
+        let spill = microroot_tree::Spill::new(dir.path(), 0);
+        let on_disk = Image::build_in(&sample_tree(), &sample_config(), layering, &spill).unwrap();
+        assert!(on_disk.layers.iter().all(|l| l.tar().is_spilled() && l.blob().is_spilled()));
+        assert_eq!(spill.in_memory(), 0);
+        assert_eq!(on_disk.manifest_digest(), in_memory.manifest_digest(), "{layering:?}");
+        for (a, b) in on_disk.layers.iter().zip(&in_memory.layers) {
+            assert_eq!((a.tar(), a.blob()), (b.tar(), b.blob()));
+        }
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        write_layout(&on_disk, &a).unwrap();
+        write_layout(&in_memory, &b).unwrap();
+        let blobs = |d: &std::path::Path| {
+            let mut names: Vec<_> =
+                std::fs::read_dir(d.join("blobs/sha256")).unwrap().map(|e| e.unwrap().file_name()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(blobs(&a), blobs(&b));
+        std::fs::remove_dir_all(&a).unwrap();
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+}

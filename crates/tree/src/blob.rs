@@ -259,6 +259,81 @@ impl Spill {
     }
 }
 
+/// A blob written as a stream whose length is not known in advance (an
+/// archive being made): held in memory while its [`Spill`] store's budget
+/// lasts, then moved to an unlinked file of its own in the store's
+/// directory. [`BlobWriter::finish`] gives the blob.
+pub struct BlobWriter<'a> {
+    spill: &'a Spill,
+    memory: Vec<u8>,
+    file: Option<io::BufWriter<File>>,
+    len: u64,
+}
+
+impl Spill {
+    /// Starts a blob of unknown length; see [`BlobWriter`].
+    pub fn writer(&self) -> BlobWriter<'_> {
+        BlobWriter { spill: self, memory: Vec::new(), file: None, len: 0 }
+    }
+}
+
+impl BlobWriter<'_> {
+    /// Moves what is held in memory to a file of its own.
+    fn spill_to_file(&mut self, target: &Target) -> io::Result<()> {
+        let file = tempfile::tempfile_in(&target.dir).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot create a spill file in {}: {e}", target.dir.display()))
+        })?;
+        let mut file = io::BufWriter::with_capacity(CHUNK, file);
+        file.write_all(&self.memory)?;
+        self.spill.in_memory.fetch_sub(self.memory.len() as u64, Ordering::Relaxed);
+        self.memory = Vec::new();
+        self.file = Some(file);
+        Ok(())
+    }
+
+    /// The blob written so far: in memory, or the whole of its own file.
+    pub fn finish(mut self) -> io::Result<Blob> {
+        let Some(file) = self.file.take() else {
+            // The memory stays counted: the blob holds it.
+            return Ok(Blob::from(std::mem::take(&mut self.memory)));
+        };
+        let file = file.into_inner().map_err(io::IntoInnerError::into_error)?;
+        Ok(Blob(Repr::Spilled { file: Arc::new(file), offset: 0, len: self.len }))
+    }
+}
+
+impl Write for BlobWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.file.is_none() {
+            let more = buf.len() as u64;
+            let held = self.spill.in_memory.fetch_add(more, Ordering::Relaxed);
+            match &self.spill.target {
+                Some(target) if held.saturating_add(more) > self.spill.budget => {
+                    self.spill.in_memory.fetch_sub(more, Ordering::Relaxed);
+                    self.spill_to_file(target)?;
+                }
+                _ => self.memory.extend_from_slice(buf),
+            }
+        }
+        if let Some(file) = &mut self.file {
+            file.write_all(buf)?;
+        }
+        self.len += buf.len() as u64;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+impl Drop for BlobWriter<'_> {
+    fn drop(&mut self) {
+        // Unfinished (an error on the way): its memory is no longer held.
+        self.spill.in_memory.fetch_sub(self.memory.len() as u64, Ordering::Relaxed);
+    }
+}
+
 impl Target {
     fn file(&self) -> Result<&Arc<File>, SpillError> {
         if let Some(file) = self.file.get() {
@@ -315,6 +390,32 @@ mod tests {
         let mut read = String::new();
         b.reader().read_to_string(&mut read).unwrap();
         assert_eq!(read, "abcdef");
+    }
+
+    #[test]
+    fn a_stream_moves_to_its_own_file_once_the_budget_is_spent() {
+        let spill = Spill::new(std::env::temp_dir(), 10);
+        let mut small = spill.writer();
+        small.write_all(b"1234").unwrap();
+        small.write_all(b"56").unwrap();
+        let small = small.finish().unwrap();
+        assert!(!small.is_spilled());
+        assert_eq!(spill.in_memory(), 6);
+        let mut big = spill.writer();
+        big.write_all(b"abc").unwrap();
+        big.write_all(b"defgh").unwrap();
+        let big = big.finish().unwrap();
+        assert!(big.is_spilled());
+        assert_eq!(spill.in_memory(), 6, "what moved to the file is no longer counted");
+        assert_eq!((&*small.bytes(), &*big.bytes()), (&b"123456"[..], &b"abcdefgh"[..]));
+        let mut dropped = spill.writer();
+        dropped.write_all(b"xyz").unwrap();
+        drop(dropped);
+        assert_eq!(spill.in_memory(), 6, "an unfinished stream gives its memory back");
+        let memory = Spill::memory();
+        let mut all = memory.writer();
+        all.write_all(&[7; 100]).unwrap();
+        assert!(!all.finish().unwrap().is_spilled());
     }
 
     #[test]

@@ -19,7 +19,7 @@ mod entry;
 mod path;
 mod tree;
 
-pub use blob::{Blob, BlobReader, Spill, SpillError};
+pub use blob::{Blob, BlobReader, BlobWriter, Spill, SpillError};
 pub use entry::{Entry, Kind, Meta};
 pub use path::{PathError, TreePath};
 pub use tree::{Tree, TreeError};
