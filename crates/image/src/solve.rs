@@ -1,4 +1,4 @@
-//! Glue between the decompressed Packages indexes and the solver.
+//! Glue between the parsed Packages index and the solver.
 
 use microroot_debian::index::{Index, Package};
 use microroot_debian::solver::{self, Request};
@@ -6,28 +6,26 @@ use microroot_debian::solver::{self, Request};
 use crate::lock::LockedPackage;
 use crate::source::SourceError;
 
-/// Solves `include` against the `(origin, text)` Packages indexes, on top
+/// Solves `include` against the suite's Packages `index`, on top
 /// of what a base image has `installed` (nothing, without a base); the
 /// answer is sorted by package name and holds only what is to be unpacked.
 /// `kernel` names a kernel package to look up on its own (see
 /// [`find_kernel`]).
 pub fn solve(
-    indexes: &[(String, String)],
+    index: &Index,
     arch: &str,
     include: &[String],
     kernel: Option<&str>,
     installed: &[Package],
 ) -> Result<(Vec<LockedPackage>, Option<LockedPackage>), SourceError> {
-    let index = Index::parse_many(indexes.iter().map(|(o, t)| (o.as_str(), t.as_str())))
-        .map_err(|e| SourceError::Index(e.to_string()))?;
-    let kernel = kernel.map(|name| find_kernel(&index, arch, name)).transpose()?;
+    let kernel = kernel.map(|name| find_kernel(index, arch, name)).transpose()?;
     let requests: Vec<Request> = include
         .iter()
         .map(|r| r.parse())
         .collect::<Result<_, _>>()
         .map_err(|e: solver::SolveError| SourceError::Solve(e.to_string()))?;
     let solution =
-        solver::solve_installed(&index, arch, &requests, installed).map_err(|e| SourceError::Solve(e.to_string()))?;
+        solver::solve_installed(index, arch, &requests, installed).map_err(|e| SourceError::Solve(e.to_string()))?;
     let mut packages: Vec<LockedPackage> = solution.packages.iter().map(|p| locked(p)).collect();
     packages.sort_by(|a, b| a.name.cmp(&b.name));
     Ok((packages, kernel))

@@ -9,6 +9,7 @@
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use microroot_debian::index::{Index, IndexFile};
 use microroot_debian::release::{Release, ReleaseError};
 use microroot_debian::signature::{self, Keyring, SignatureError};
 use microroot_fetch::{Expected, Fetcher, Sha256Hash};
@@ -182,13 +183,15 @@ pub fn resolve(
         }
         None => Vec::new(),
     };
-    let mut texts = Vec::new();
+    let mut files = Vec::new();
     for component in &manifest.source.components {
-        let text = fetch_index(suite, component, &manifest.image.arch, fetcher)?;
-        texts.push((format!("{}/{component}", suite.name), text));
+        let (path, name) = fetch_index(suite, component, &manifest.image.arch, fetcher)?;
+        files.push((format!("{}/{component}", suite.name), path, name));
     }
+    let files: Vec<IndexFile<'_>> = files.iter().map(|(origin, path, name)| IndexFile { origin, path, name }).collect();
+    let index = Index::read(&files).map_err(|e| SourceError::Index(e.to_string()))?;
     let (packages, kernel) = crate::solve::solve(
-        &texts,
+        &index,
         &manifest.image.arch,
         &manifest.packages.include,
         manifest.kernel_package(),
@@ -238,8 +241,13 @@ fn locked_source(suite: &Suite) -> LockedSource {
 }
 
 /// Downloads one component's Packages index (verified against the
-/// Release) and returns it decompressed.
-fn fetch_index(suite: &Suite, component: &str, arch: &str, fetcher: &Fetcher) -> Result<String, SourceError> {
+/// Release) and returns where it is and its name in the suite.
+fn fetch_index(
+    suite: &Suite,
+    component: &str,
+    arch: &str,
+    fetcher: &Fetcher,
+) -> Result<(PathBuf, String), SourceError> {
     let entry = suite.release.find_index(&format!("{component}/binary-{arch}/Packages"))?;
     // By-hash first (immune to a mirror updating mid-build), then the
     // canonical name; both are checked against the same hash.
@@ -257,5 +265,5 @@ fn fetch_index(suite: &Suite, component: &str, arch: &str, fetcher: &Fetcher) ->
     let path = fetcher
         .fetch_verified(&urls, &expected)
         .map_err(|source| SourceError::Fetch { url: urls[0].clone(), source })?;
-    microroot_debian::index::read_index(&path, &entry.path).map_err(|e| SourceError::Index(e.to_string()))
+    Ok((path, entry.path.clone()))
 }

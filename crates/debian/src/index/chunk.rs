@@ -13,10 +13,10 @@ const MIN_PIECE: usize = 4 << 20;
 
 /// A run of whole paragraphs of one index text.
 pub(super) struct Piece<'a> {
-    origin: &'a str,
-    text: &'a str,
+    pub(super) origin: &'a str,
+    pub(super) text: &'a str,
     /// Lines of the text before this piece, to report real line numbers.
-    lines_before: usize,
+    pub(super) lines_before: usize,
 }
 
 /// One piece's packages, and the names it mentions in first-seen order.
@@ -63,11 +63,11 @@ pub(super) fn parse_all<'a>(pieces: &[Piece<'a>]) -> Result<Vec<Parsed<'a>>, Ind
     })
 }
 
-fn count_packages(text: &str) -> usize {
+pub(super) fn count_packages(text: &str) -> usize {
     memchr::memmem::find_iter(text.as_bytes(), "\nPackage:").count() + 1
 }
 
-fn parse<'a>(piece: &Piece<'a>, capacity: usize) -> Result<Parsed<'a>, IndexError> {
+pub(super) fn parse<'a>(piece: &Piece<'a>, capacity: usize) -> Result<Parsed<'a>, IndexError> {
     let mut seen: FastMap<&'a str, ()> = FastMap::default();
     let mut mentions = Vec::new();
     let mut mention = |name: &'a str| {
