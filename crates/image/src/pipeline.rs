@@ -7,15 +7,17 @@
 //!
 //! A package is read as soon as its download is verified, while others are
 //! still downloading, and several are decompressed at once; downloads start
-//! largest first, so that the longest decompressions do not come last. The tree is
+//! largest first and readers take the largest download waiting, so that
+//! the longest decompressions do not come last. The tree is
 //! still built by one thread in the plan's order (packages sorted by name),
 //! holding back packages that arrive early, so the image is the same
 //! whatever the download order and the number of jobs.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::path::PathBuf;
 use std::sync::mpsc;
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 
 use microroot_fetch::{Download, Fetcher};
 use microroot_tree::{Spill, Tree};
@@ -51,20 +53,21 @@ pub fn fetch_and_unpack(
     fetcher: &Fetcher,
     unpack: &Unpack<'_>,
 ) -> Result<Vec<InstalledPackage>, BuildError> {
-    let (fetched_tx, fetched_rx) = mpsc::channel::<(usize, Option<PathBuf>)>();
+    let arrivals = Arrivals::default();
     let (read_tx, read_rx) = mpsc::channel::<(usize, Outcome)>();
-    let fetched_rx = Mutex::new(fetched_rx);
     // Largest first: the longest decompressions start early instead of
     // running alone at the end. `queue[k]` is the plan index of download k.
     let mut queue: Vec<usize> = (0..packages.len()).collect();
-    queue.sort_by_key(|&i| (std::cmp::Reverse(packages[i].size), i));
+    queue.sort_by_key(|&i| (Reverse(packages[i].size), i));
     let queued: Vec<Download> = queue.iter().map(|&i| downloads[i].clone()).collect();
     let (results, applied) = std::thread::scope(|scope| {
-        let (queue, queued) = (&queue, &queued);
+        let (queue, queued, arrivals) = (&queue, &queued, &arrivals);
         let fetch = scope.spawn(move || {
             let started = std::time::Instant::now();
+            let _closed = arrivals.closer();
             let report = |k: usize, result: &microroot_fetch::Result<PathBuf>| {
-                let _ = fetched_tx.send((queue[k], result.as_ref().ok().cloned()));
+                let i = queue[k];
+                arrivals.push(packages[i].size, i, result.as_ref().ok().cloned());
             };
             let results = fetcher.fetch_each(queued, microroot_fetch::DEFAULT_PARALLELISM, &report);
             let bytes: u64 = queue.iter().map(|&i| packages[i].size).sum();
@@ -81,8 +84,8 @@ pub fn fetch_and_unpack(
             in_plan_order.into_iter().map(|r| r.expect("the queue is a permutation")).collect::<Vec<_>>()
         });
         for _ in 0..unpack.jobs.max(1) {
-            let (read_tx, fetched_rx) = (read_tx.clone(), &fetched_rx);
-            scope.spawn(move || read_worker(packages, fetched_rx, &read_tx, unpack.spill));
+            let read_tx = read_tx.clone();
+            scope.spawn(move || read_worker(packages, arrivals, &read_tx, unpack.spill));
         }
         drop(read_tx);
         let applied = apply_in_order(tree, packages, &read_rx, unpack.excludes);
@@ -103,17 +106,68 @@ pub fn fetch_and_unpack(
     Ok(applied?)
 }
 
+/// Downloads verified and not yet taken by a reader, largest first (the
+/// order they finish in, small files first, would leave the longest
+/// decompressions for last).
+#[derive(Default)]
+struct Arrivals {
+    state: Mutex<Waiting>,
+    changed: Condvar,
+}
+
+/// Downloads by size (then plan order), each with its file (`None`: it
+/// failed); and whether the fetch is over.
+#[derive(Default)]
+struct Waiting {
+    ready: BinaryHeap<(u64, Reverse<usize>, Option<PathBuf>)>,
+    closed: bool,
+}
+
+/// Marks [`Arrivals`] closed when dropped: no more downloads will come.
+struct Closer<'a>(&'a Arrivals);
+
+impl Drop for Closer<'_> {
+    fn drop(&mut self) {
+        self.0.lock().closed = true;
+        self.0.changed.notify_all();
+    }
+}
+
+impl Arrivals {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn closer(&self) -> Closer<'_> {
+        Closer(self)
+    }
+
+    /// Package `index` (of `size` bytes) is downloaded (`None`: failed).
+    fn push(&self, size: u64, index: usize, path: Option<PathBuf>) {
+        self.lock().ready.push((size, Reverse(index), path));
+        self.changed.notify_one();
+    }
+
+    /// The largest arrival, waiting for one; `None` once closed and empty.
+    fn take(&self) -> Option<(usize, Option<PathBuf>)> {
+        let mut state = self.lock();
+        loop {
+            if let Some((_, Reverse(index), path)) = state.ready.pop() {
+                return Some((index, path));
+            }
+            if state.closed {
+                return None;
+            }
+            state = self.changed.wait(state).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
+}
+
 /// Reads packages as their downloads finish, until the fetch is over or
 /// nobody wants the results any more.
-fn read_worker(
-    packages: &[LockedPackage],
-    fetched: &Mutex<mpsc::Receiver<(usize, Option<PathBuf>)>>,
-    out: &mpsc::Sender<(usize, Outcome)>,
-    spill: &Spill,
-) {
+fn read_worker(packages: &[LockedPackage], arrivals: &Arrivals, out: &mpsc::Sender<(usize, Outcome)>, spill: &Spill) {
     loop {
-        let next = fetched.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv();
-        let Ok((index, path)) = next else { return };
+        let Some((index, path)) = arrivals.take() else { return };
         let outcome = match path {
             Some(path) => match assemble::read_package(&packages[index], &path, spill) {
                 Ok(read) => Outcome::Read(Box::new(read)),
