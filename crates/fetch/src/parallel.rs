@@ -41,7 +41,8 @@ impl Download {
 impl Fetcher {
     /// Fetches every item with at most `parallelism` downloads at once
     /// (0 means [`DEFAULT_PARALLELISM`]); results are in item order. After
-    /// the first failure the rest stop promptly with [`Error::Cancelled`].
+    /// the first failure the rest stop promptly with [`Error::Cancelled`],
+    /// except offline, where every item gets its own answer from the cache.
     pub fn fetch_many(&self, items: &[Download], parallelism: usize) -> Vec<Result<PathBuf>> {
         self.fetch_each(items, parallelism, &|_, _| {})
     }
@@ -96,7 +97,9 @@ impl Fetcher {
                 let urls: Vec<&str> = item.urls.iter().map(String::as_str).collect();
                 self.fetch_one(&item.name, &urls, &item.expected, Some(stop))
             };
-            if matches!(&result, Err(e) if !matches!(e, Error::Cancelled { .. })) {
+            // Offline, each item is only a look in the cache: all are
+            // looked at, so that the error names everything missing.
+            if !self.is_offline() && matches!(&result, Err(e) if !matches!(e, Error::Cancelled { .. })) {
                 stop.store(true, Ordering::Relaxed);
             }
             report(index, &result);
