@@ -7,7 +7,7 @@
 //! an existing target is left untouched.
 
 use std::fs::{File, Permissions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -41,10 +41,28 @@ where
 {
     let io_err = |action, source| Error::OutputIo { path: path.to_owned(), action, source };
     let (size, sha256) = replace_atomically(path, io_err, |file| {
-        let mut sink = HashingWriter { inner: BufWriter::new(file), hasher: Sha256::new(), size: 0 };
-        write(&mut sink).map_err(|source| Error::Output { path: path.to_owned(), source: Box::new(source) })?;
-        sink.inner.flush().map_err(|e| io_err("write", e))?;
-        Ok((sink.size, sink.hasher.finalize().into()))
+        std::thread::scope(|scope| {
+            // The sha256 is taken on a thread of its own, a block behind the
+            // writes: for a big image it costs as much as the writing.
+            let (blocks, to_hash) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+            let (hashed, spare) = std::sync::mpsc::sync_channel::<Vec<u8>>(3);
+            let hasher = scope.spawn(move || {
+                let mut hasher = Sha256::new();
+                for block in to_hash {
+                    hasher.update(&block);
+                    let _ = hashed.try_send(block);
+                }
+                <[u8; 32]>::from(hasher.finalize())
+            });
+            let mut sink = HashedFile { file, block: Vec::with_capacity(HASH_BLOCK), blocks, spare, size: 0 };
+            let written = write(&mut sink)
+                .map_err(|source| Error::Output { path: path.to_owned(), source: Box::new(source) })
+                .and_then(|()| sink.flush().map_err(|e| io_err("write", e)));
+            let size = sink.size;
+            drop(sink);
+            let sha256 = hasher.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            written.map(|()| (size, sha256))
+        })
     })?;
     Ok(Written { path: path.to_owned(), size, sha256 })
 }
@@ -147,21 +165,69 @@ impl Write for Counter {
 }
 
 /// Counts and hashes every byte on its way to the file.
-struct HashingWriter<W> {
-    inner: W,
-    hasher: Sha256,
+/// Bytes [`write_atomic`] collects before a write and a hash.
+const HASH_BLOCK: usize = 1 << 20;
+
+/// How often [`write_atomic`] asks the kernel to start writing a big
+/// file's pages to disk, so that the final fsync has little left to wait
+/// for.
+const WRITEBACK_EVERY: u64 = 32 << 20;
+
+/// Starts (does not wait for) the writeback of `len` bytes of `file` from
+/// `from`.
+#[allow(unsafe_code)]
+fn start_writeback(file: &File, from: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(from), Ok(len)) = (libc::off64_t::try_from(from), libc::off64_t::try_from(len)) else { return };
+    // SAFETY: the descriptor is open for as long as `file` is borrowed, and
+    // the call only schedules I/O on it. A failure changes nothing: the
+    // fsync at the end writes whatever is left.
+    unsafe {
+        libc::sync_file_range(file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE);
+    }
+}
+
+/// The file [`write_atomic`] fills: blocks go to the file, then to the
+/// hashing thread, which hands them back to be filled again.
+struct HashedFile<'f> {
+    file: &'f File,
+    block: Vec<u8>,
+    blocks: std::sync::mpsc::SyncSender<Vec<u8>>,
+    spare: std::sync::mpsc::Receiver<Vec<u8>>,
     size: u64,
 }
 
-impl<W: Write> Write for HashingWriter<W> {
+impl HashedFile<'_> {
+    fn write_block(&mut self) -> io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        self.file.write_all(&self.block)?;
+        let end = self.size;
+        if end % WRITEBACK_EVERY < self.block.len() as u64 && end >= WRITEBACK_EVERY {
+            let boundary = end - end % WRITEBACK_EVERY;
+            start_writeback(self.file, boundary - WRITEBACK_EVERY, WRITEBACK_EVERY);
+        }
+        let next = self.spare.try_recv().unwrap_or_else(|_| Vec::with_capacity(HASH_BLOCK));
+        let full = std::mem::replace(&mut self.block, next);
+        self.blocks.send(full).map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        self.block.clear();
+        Ok(())
+    }
+}
+
+impl Write for HashedFile<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
+        let n = buf.len().min(HASH_BLOCK - self.block.len());
+        self.block.extend_from_slice(&buf[..n]);
         self.size += n as u64;
+        if self.block.len() == HASH_BLOCK {
+            self.write_block()?;
+        }
         Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.write_block()
     }
 }
