@@ -6,8 +6,10 @@
 # image's uncompressed tar (the same filters microroot's encoder uses; its
 # output is checked to be byte-identical to microroot's rootfs.tar.xz).
 #   microroot: `microroot build -q --out DIR --cache-dir CACHE`, CACHE filled
-#     by one untimed first build. A warm build still fetches InRelease (about
-#     150 kB) to learn whether the suite moved; the plan and .debs come from the cache.
+#     by one untimed first build, DIR deleted before each run (with its
+#     outputs in place the build is up to date and writes nothing). A warm
+#     build still fetches InRelease (about 150 kB) to learn whether the
+#     suite moved; the plan and .debs come from the cache.
 #   xz: `xz -T1 --x86 --lzma2=preset=9e -c image.tar > image.tar.xz`, where
 #     image.tar = `xz -dc out/rootfs.tar.xz`.
 # Runs are interleaved (microroot, xz, microroot, ...) so load from other
@@ -38,12 +40,15 @@ fi
 bare_xz() { xz "${XZ_IMAGE_ARGS[@]}" -c "$SCRATCH/image.tar" >"$SCRATCH/image.tar.xz"; }
 for ((i = 1; i <= RUNS; i++)); do
   note "run $i/$RUNS: microroot (warm)"
+  # Without its outputs the build is not up to date: it really rebuilds.
+  rm -rf "$OUT"
   time_run microroot "$SCRATCH/microroot-$i.log" "$MICROROOT" build -q --out "$OUT" --cache-dir "$CACHE"
   note "run $i/$RUNS: xz"
   time_run xz "$SCRATCH/xz-$i.log" bare_xz
 done
 
 note "phase breakdown (one more warm build, untimed)"
+rm -rf "$OUT"
 phases=$(phase_breakdown "$OUT" "$CACHE")
 
 mr=$(median microroot)
