@@ -53,6 +53,9 @@ pub struct Global {
     /// MiB of file content held in memory; beyond it, contents go to a temporary file in the cache directory
     #[arg(long, global = true, env = "MICROROOT_MEMORY_BUDGET", value_name = "MIB", default_value_t = microroot_image::build::DEFAULT_MEMORY_BUDGET >> 20)]
     pub memory_budget: u64,
+    /// Do not keep decoded package data in the cache (it takes 3–4× the .debs' space; rebuilds then decompress every package)
+    #[arg(long, global = true, env = "MICROROOT_NO_DECODED_CACHE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub no_decoded_cache: bool,
 }
 
 #[derive(Debug, Subcommand)]

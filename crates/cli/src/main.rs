@@ -96,7 +96,11 @@ fn options(
         cache_dir: global.cache_dir.clone(),
         source_date_epoch,
         insecure: global.insecure.clone(),
-        resources: microroot_image::Resources { jobs: global.jobs, memory_budget: global.memory_budget << 20 },
+        resources: microroot_image::Resources {
+            jobs: global.jobs,
+            memory_budget: global.memory_budget << 20,
+            keep_decoded: !global.no_decoded_cache,
+        },
         progress: bars,
     })
 }

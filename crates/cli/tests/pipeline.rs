@@ -138,6 +138,32 @@ fn same_bytes_for_any_jobs_memory_budget_and_download_order() {
     let four_jobs_one_connection = build(&dir, &one_at_a_time, "c", &dir.join("cache-c"), &["-j", "4"]);
     assert_eq!(four_jobs_one_connection, reference, "four jobs, a mirror serving one connection at a time");
     assert_eq!(serial.served().len(), served_a.len(), "every .deb came through the serial mirror");
+
+    // The first build kept each .deb's decoded data in its cache; a rebuild
+    // reads packages from there, and a corrupt copy is noticed and made
+    // again, all with the same bytes out.
+    let cache_a = dir.join("cache-a");
+    let records: Vec<PathBuf> = std::fs::read_dir(cache_a.join("derived/deb-data-tar"))
+        .expect("decoded data kept in the cache")
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(records.len(), served_a.len(), "one decoded copy per .deb");
+    assert_eq!(build(&dir, &shuffled, "warm", &cache_a, &["-j", "2"]), reference, "from the decoded copies");
+    let biggest = records
+        .iter()
+        .map(|r| {
+            let sha = std::fs::read_to_string(r).unwrap().split(' ').next().unwrap().to_owned();
+            cache_a.join("sha256").join(&sha[..2]).join(sha)
+        })
+        .max_by_key(|blob| std::fs::metadata(blob).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&biggest).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&biggest, &bytes).unwrap();
+    assert_eq!(build(&dir, &shuffled, "corrupt", &cache_a, &[]), reference, "a corrupt decoded copy");
+    bytes[middle] ^= 0xff;
+    assert_eq!(std::fs::read(&biggest).unwrap(), bytes, "the copy was made again");
 }
 
 /// A memory cgroup of `limit` bytes (v2 `memory.max`, or v1's
@@ -203,26 +229,22 @@ fn a_build_bigger_than_its_memory_cgroup_completes() {
     // Packages index, which is not what this test is about.
     dir.microroot().arg("lock").arg(&m).arg("--cache-dir").arg(shared_cache()).stdout();
     let cgroup = Cgroup::new(LIMIT);
-    let run = |out: &str, budget: &str| {
+    let run = |out: &str, extra: &[&str]| {
         let mut mr = dir.microroot();
-        mr.args(["build", "--locked", "--out", out, "--memory-budget", budget])
-            .arg(&m)
-            .arg("--cache-dir")
-            .arg(shared_cache());
+        mr.args(["build", "--locked", "--out", out]).args(extra).arg(&m).arg("--cache-dir").arg(shared_cache());
         cgroup.wrap(mr.command()).output().expect("run microroot in the cgroup")
     };
-    let bounded = run("bounded", "32");
-    assert!(
-        bounded.status.success(),
-        "the build with a 32 MiB budget failed in {LIMIT} bytes:\n{}",
-        describe(&bounded)
-    );
-    let tar = dir.join("bounded/rootfs.tar");
-    let size = std::fs::metadata(&tar).unwrap().len();
-    assert!(size > LIMIT, "the image ({size} bytes) should be bigger than the cgroup's limit");
+    // Contents spilled past a 32 MiB budget; then, in whatever cache state
+    // that left, contents left in the cache's decoded copies.
+    for (out, extra) in [("spilled", &["--memory-budget", "32", "--no-decoded-cache"][..]), ("kept", &[][..])] {
+        let bounded = run(out, extra);
+        assert!(bounded.status.success(), "the build {extra:?} failed in {LIMIT} bytes:\n{}", describe(&bounded));
+        let size = std::fs::metadata(dir.join(out).join("rootfs.tar")).unwrap().len();
+        assert!(size > LIMIT, "the image ({size} bytes) should be bigger than the cgroup's limit");
+    }
     // The same build holding every file in memory does not fit: the
     // limit is real, and the budget is what kept the first one inside it.
-    let unbounded = run("unbounded", "100000");
+    let unbounded = run("unbounded", &["--memory-budget", "100000", "--no-decoded-cache"]);
     assert!(!unbounded.status.success(), "everything in memory fit in {LIMIT} bytes; the limit proves nothing");
     assert!(!dir.join("unbounded/rootfs.tar").exists(), "a killed build left an output");
 }

@@ -18,7 +18,7 @@
 
 use std::cell::Cell;
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -222,8 +222,49 @@ impl<'a> Deb<'a> {
     /// many packages at once. [`Unpacked::apply`] then puts it in a tree.
     pub fn read_data(&self, store: &Spill) -> Result<Unpacked> {
         let mut members = Vec::new();
+        let bodies = unpack::Bodies::Store(store);
         self.walk(self.data, |ctx, entry| {
-            members.extend(unpack::read_member(ctx, entry, store)?);
+            members.extend(unpack::read_member(ctx, entry, &bodies)?);
+            Ok(())
+        })?;
+        Ok(Unpacked { at: Place::new(&self.package, self.data.0), members })
+    }
+
+    /// [`Deb::read_data`], writing the decompressed tar stream to `copy`
+    /// (e.g. a cache entry that [`Deb::read_data_from`] reads later, with
+    /// no decompression) and leaving file contents there: `copy_file` is
+    /// the file `copy` writes to, from its start, and the blobs point into
+    /// it. The outer error is the package's; the inner one a failed write
+    /// to `copy`, after which the blobs are not usable (read again with
+    /// [`Deb::read_data`]).
+    pub fn read_data_into_copy(
+        &self,
+        copy: &mut dyn Write,
+        copy_file: &Arc<std::fs::File>,
+    ) -> Result<std::result::Result<Unpacked, io::Error>> {
+        let mut members = Vec::new();
+        let ctx = Ctx::new(&self.package, self.data.0);
+        let mut copied = Ok(());
+        let inner = ctx.decoder(self.data.1)?;
+        let bodies = unpack::Bodies::InCopy(copy_file);
+        Self::walk_stream(&ctx, Box::new(Copying { inner, copy, copied: &mut copied }), |ctx, entry| {
+            members.extend(unpack::read_member(ctx, entry, &bodies)?);
+            Ok(())
+        })?;
+        Ok(copied.map(|()| Unpacked { at: Place::new(&self.package, self.data.0), members }))
+    }
+
+    /// [`Deb::read_data`] from the data member's decompressed tar stream
+    /// in `tar`, as [`Deb::read_data_into_copy`] wrote it: the same checks,
+    /// no decompression, and file contents left in `tar` (which must stay
+    /// as it is, e.g. a verified cache entry).
+    pub fn read_data_from(&self, tar: &Arc<std::fs::File>) -> Result<Unpacked> {
+        let mut members = Vec::new();
+        let ctx = Ctx::new(&self.package, self.data.0);
+        let bodies = unpack::Bodies::InCopy(tar);
+        let reader = io::BufReader::with_capacity(1 << 20, &**tar);
+        Self::walk_stream(&ctx, Box::new(reader), |ctx, entry| {
+            members.extend(unpack::read_member(ctx, entry, &bodies)?);
             Ok(())
         })?;
         Ok(Unpacked { at: Place::new(&self.package, self.data.0), members })
@@ -233,13 +274,22 @@ impl<'a> Deb<'a> {
     fn walk(
         &self,
         (name, body): (&'a str, &'a [u8]),
-        mut each: impl FnMut(&Ctx, &mut TarEntry<'_, 'a>) -> Result<()>,
+        each: impl FnMut(&Ctx, &mut TarEntry<'_, 'a>) -> Result<()>,
     ) -> Result<()> {
         let ctx = Ctx::new(&self.package, name);
-        let (inner, pos) = (ctx.decoder(body)?, ctx.pos.clone());
+        Self::walk_stream(&ctx, ctx.decoder(body)?, each)
+    }
+
+    /// Runs `each` on every member of the tar stream `inner`.
+    fn walk_stream<'r>(
+        ctx: &Ctx,
+        inner: Box<dyn Read + 'r>,
+        mut each: impl FnMut(&Ctx, &mut TarEntry<'_, 'r>) -> Result<()>,
+    ) -> Result<()> {
+        let pos = ctx.pos.clone();
         let mut archive = tar::Archive::new(Counted { inner, pos });
         for entry in archive.entries().map_err(|e| ctx.io(e))? {
-            each(&ctx, &mut entry.map_err(|e| ctx.io(e))?)?;
+            each(ctx, &mut entry.map_err(|e| ctx.io(e))?)?;
         }
         Ok(())
     }
@@ -276,6 +326,24 @@ fn ar_members<'a>(deb: &'a [u8], package: &Arc<str>) -> Result<Vec<(&'a str, &'a
         pos = start + size + (size & 1);
     }
     Ok(members)
+}
+
+/// A reader that writes what it reads to `copy`, until a write fails
+/// (the error goes to `copied`).
+struct Copying<'c, R> {
+    inner: R,
+    copy: &'c mut dyn Write,
+    copied: &'c mut io::Result<()>,
+}
+
+impl<R: Read> Read for Copying<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.copied.is_ok() {
+            *self.copied = self.copy.write_all(&buf[..n]);
+        }
+        Ok(n)
+    }
 }
 
 /// A reader that counts the bytes it hands out and notices the end of its
@@ -735,5 +803,54 @@ mod tests {
         let garbage =
             ar(&[("debian-binary", b"2.0\n"), ("control.tar", b""), ("data.tar.gz", b"this is not gzip at all")]);
         assert!(err(&garbage).starts_with("pkg: data.tar.gz: corrupt at byte 0: "), "{}", err(&garbage));
+    }
+
+    #[test]
+    fn a_kept_copy_of_the_data_gives_the_same_tree() {
+        // Blobs compare by content, wherever it lives.
+        let listing =
+            |tree: &Tree| tree.iter().map(|(p, e)| (p.clone(), e.meta.clone(), e.kind.clone())).collect::<Vec<_>>();
+        for suffix in ["", ".gz", ".xz", ".zst"] {
+            let bytes = deb(suffix, &one_of_each());
+            let deb = Deb::parse(&bytes, "pkg".into()).unwrap();
+            let mut direct = Tree::new();
+            deb.read_data(&Spill::memory()).unwrap().apply(&mut direct, &mut |_, _| true).unwrap();
+
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("copy");
+            let mut copy = std::fs::File::create(&path).unwrap();
+            let file = Arc::new(std::fs::File::open(&path).unwrap());
+            let unpacked = deb.read_data_into_copy(&mut copy, &file).unwrap().unwrap();
+            let mut from_copy = Tree::new();
+            unpacked.apply(&mut from_copy, &mut |_, _| true).unwrap();
+            assert_eq!(listing(&from_copy), listing(&direct), "{suffix}");
+            assert!(from_copy.iter().any(|(_, e)| matches!(&e.kind, Kind::File(b) if b.is_spilled())));
+
+            // Read back from the copy alone: no decompression, same tree.
+            let again = deb.read_data_from(&Arc::new(std::fs::File::open(&path).unwrap())).unwrap();
+            let mut from_file = Tree::new();
+            again.apply(&mut from_file, &mut |_, _| true).unwrap();
+            assert_eq!(listing(&from_file), listing(&direct), "{suffix}");
+        }
+    }
+
+    #[test]
+    fn a_failed_copy_is_reported_and_the_package_still_reads() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::StorageFull, "no space left"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let bytes = deb(".xz", &one_of_each());
+        let deb = Deb::parse(&bytes, "pkg".into()).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let file = Arc::new(std::fs::File::create(dir.path().join("copy")).unwrap());
+        let copied = deb.read_data_into_copy(&mut Full, &file).unwrap();
+        assert_eq!(copied.unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert!(deb.read_data(&Spill::memory()).is_ok());
     }
 }

@@ -26,6 +26,7 @@
 //! verify what it gets.
 
 mod cache;
+mod derived;
 mod digest;
 mod error;
 mod fetcher;
@@ -37,6 +38,7 @@ mod retry;
 mod staging;
 
 pub use cache::{Cache, CACHE_DIR_ENV};
+pub use derived::Derived;
 pub use digest::{Expected, Hasher, InvalidDigest, Sha256Hash};
 pub use error::{Error, Result};
 pub use http::{FetchOptions, Fetcher};

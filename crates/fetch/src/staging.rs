@@ -47,7 +47,7 @@ impl Cache {
     }
 }
 
-impl Staged<'_> {
+impl<'c> Staged<'c> {
     /// Appends bytes, hashing them on the way.
     pub(crate) fn write(&mut self, data: &[u8]) -> Result<()> {
         self.file.write_all(data).map_err(|e| self.cache.io_error("write", &self.path, e))?;
@@ -76,6 +76,42 @@ impl Staged<'_> {
         Ok(dest)
     }
 
+    /// Starts (does not wait for) writing `len` bytes from `from` to disk.
+    #[allow(unsafe_code)]
+    pub(crate) fn start_writeback(&self, from: u64, len: u64) {
+        use std::os::fd::AsRawFd;
+        let (Ok(from), Ok(len)) = (libc::off64_t::try_from(from), libc::off64_t::try_from(len)) else { return };
+        // SAFETY: the descriptor is open while `self` lives, and the call
+        // only schedules I/O on it; a failure leaves the pages to the kernel.
+        unsafe {
+            libc::sync_file_range(self.file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE);
+        }
+    }
+
+    /// The temporary file.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The cache this entry goes to.
+    pub(crate) fn cache(&self) -> &'c Cache {
+        self.cache
+    }
+
+    /// Stores the bytes under their own sha256, whatever it is: for
+    /// entries made here rather than downloaded, which can be made again.
+    /// Not synced: a crash may leave the entry short or empty, and then it
+    /// fails the size or hash check of the next read, like any corruption.
+    pub(crate) fn commit_as_written(mut self) -> Result<Expected> {
+        let (sha256, size) = std::mem::take(&mut self.hasher).finish();
+        let dest = self.cache.blob_path(&sha256);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(|e| self.cache.io_error("create", dir, e))?;
+        }
+        self.commit_unsynced_to(&dest)?;
+        Ok(Expected::new(sha256, size))
+    }
+
     /// Renames into `dest` without verification (by-URL copies, which the
     /// caller verified by signature).
     pub(crate) fn commit_to(mut self, dest: &Path) -> Result<PathBuf> {
@@ -86,6 +122,13 @@ impl Staged<'_> {
 
     fn sync(&mut self) -> Result<()> {
         self.file.sync_all().map_err(|e| self.cache.io_error("fsync", &self.path, e))
+    }
+
+    /// Renames into `dest` unsynced (see [`Staged::commit_as_written`]).
+    pub(crate) fn commit_unsynced_to(mut self, dest: &Path) -> Result<PathBuf> {
+        fs::rename(&self.path, dest).map_err(|e| self.cache.io_error("rename into", dest, e))?;
+        self.committed = true;
+        Ok(dest.to_path_buf())
     }
 
     fn rename_to(&mut self, dest: &Path) -> Result<()> {

@@ -141,3 +141,39 @@ fn unwritable_cache_is_a_clear_error() {
     assert!(matches!(&err, Error::Io { op: "create", .. }), "{err}");
     assert!(err.to_string().contains("not-a-dir"), "{err}");
 }
+
+#[test]
+fn derived_entries_are_found_by_their_source_and_verified() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let cache = Cache::new(dir.path()).verify_on_read(true);
+    let source = Expected::of(b"a .deb").sha256;
+    assert!(cache.get_derived("decoded", &source).is_none());
+
+    let data = blob(3, 300_000);
+    let mut derived = cache.derive().unwrap();
+    derived.write_all(&data[..1000]).unwrap();
+    derived.write_all(&data[1000..]).unwrap();
+    let reader = derived.reopen().unwrap();
+    let expected = derived.commit("decoded", &source).unwrap();
+    assert_eq!(expected, Expected::of(&data));
+    let (path, found) = cache.get_derived("decoded", &source).expect("just stored");
+    assert_eq!(found, expected);
+    assert_eq!(std::fs::read(&path).unwrap(), data);
+    // The file opened while writing is the entry.
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(reader.metadata().unwrap().ino(), std::fs::metadata(&path).unwrap().ino());
+    assert!(cache.get_derived("other kind", &source).is_none());
+    assert!(temp_files(dir.path()).is_empty());
+
+    // A corrupt blob is a miss, and is removed.
+    std::fs::write(&path, blob(4, data.len())).unwrap();
+    assert!(cache.get_derived("decoded", &source).is_none());
+    assert!(!path.exists());
+
+    // Dropped before its commit, a derived entry leaves nothing.
+    let mut unfinished = cache.derive().unwrap();
+    unfinished.write_all(b"partial").unwrap();
+    drop(unfinished);
+    assert!(temp_files(dir.path()).is_empty());
+}

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use globset::{GlobSet, GlobSetBuilder};
 use microroot_debian::deb::{Control, Deb, DebError, Unpacked};
+use microroot_fetch::{Cache, Sha256Hash};
 use microroot_tree::{Kind, Spill, Tree, TreePath};
 
 use crate::customize::InstalledPackage;
@@ -66,8 +67,21 @@ pub struct ReadPackage {
     data: Unpacked,
 }
 
-/// Reads `file`, the verified .deb of `pkg`.
-pub fn read_package(pkg: &LockedPackage, file: &Path, spill: &Spill) -> Result<ReadPackage, AssembleError> {
+/// What the cache calls a .deb's decompressed data member (see
+/// [`read_package`]).
+pub const DECODED_DATA: &str = "deb-data-tar";
+
+/// Reads `file`, the verified .deb of `pkg`. With a `cache`, the data
+/// member's decompressed tar is kept there the first time (a derived entry
+/// of the .deb, [`DECODED_DATA`]) and read from there, verified, with no
+/// decompression, by later builds: a rebuild decodes only the packages
+/// that changed.
+pub fn read_package(
+    pkg: &LockedPackage,
+    file: &Path,
+    spill: &Spill,
+    cache: Option<&Cache>,
+) -> Result<ReadPackage, AssembleError> {
     let bytes = std::fs::read(file).map_err(|source| AssembleError::Read { path: file.to_owned(), source })?;
     let deb = Deb::parse(&bytes, Arc::from(pkg.name.as_str()))?;
     let control: Control = deb.control()?;
@@ -75,7 +89,51 @@ pub fn read_package(pkg: &LockedPackage, file: &Path, spill: &Spill) -> Result<R
     if found != pkg.name {
         return Err(AssembleError::WrongPackage { package: pkg.name.clone(), found: found.to_owned() });
     }
-    Ok(ReadPackage { control, data: deb.read_data(spill)? })
+    let key = pkg.sha256.parse::<Sha256Hash>().ok();
+    let (Some(cache), Some(key)) = (cache, key) else {
+        return Ok(ReadPackage { control, data: deb.read_data(spill)? });
+    };
+    if let Some((path, _)) = cache.get_derived(DECODED_DATA, &key) {
+        let tar = std::fs::File::open(&path).map_err(|source| AssembleError::Read { path: path.clone(), source })?;
+        return Ok(ReadPackage { control, data: deb.read_data_from(&Arc::new(tar))? });
+    }
+    // The copy only saves later builds work: when it cannot be made (a
+    // full disk, a read-only cache), the package is read as without one.
+    let kept = |e: &dyn std::fmt::Display| {
+        tracing::debug!(package = %pkg.name, error = %e, "decoded data not kept in the cache");
+    };
+    let mut copy = match cache.derive() {
+        Ok(copy) => copy,
+        Err(e) => {
+            kept(&e);
+            return Ok(ReadPackage { control, data: deb.read_data(spill)? });
+        }
+    };
+    let data = match copy.reopen() {
+        Ok(file) => match deb.read_data_into_copy(&mut copy, &Arc::new(file))? {
+            Ok(data) => {
+                // Uncommitted, the file is still there for the blobs in
+                // `data`: this process holds it open.
+                if let Err(e) = copy.commit(DECODED_DATA, &key) {
+                    kept(&e);
+                }
+                Some(data)
+            }
+            Err(e) => {
+                kept(&e);
+                None
+            }
+        },
+        Err(e) => {
+            kept(&e);
+            None
+        }
+    };
+    let data = match data {
+        Some(data) => data,
+        None => deb.read_data(spill)?,
+    };
+    Ok(ReadPackage { control, data })
 }
 
 /// Puts packages into a tree one by one, in the order the caller fixes,

@@ -48,11 +48,15 @@ pub struct Resources {
     /// Bytes of file content kept in memory; beyond it, contents go to a
     /// spill file in the cache directory.
     pub memory_budget: u64,
+    /// Keep each .deb's decoded data in the cache (about 3–4× the .deb's
+    /// size on disk), so that later builds read packages without
+    /// decompressing them and leave their contents there.
+    pub keep_decoded: bool,
 }
 
 impl Default for Resources {
     fn default() -> Self {
-        Resources { jobs: 0, memory_budget: DEFAULT_MEMORY_BUDGET }
+        Resources { jobs: 0, memory_budget: DEFAULT_MEMORY_BUDGET, keep_decoded: true }
     }
 }
 
@@ -227,7 +231,8 @@ fn assemble_tree(
     let jobs = opts.resources.threads();
     opts.progress.phase("fetch", &format!("{} packages, unpacked on {jobs} threads as they arrive", packages.len()));
     let spill = Spill::new(fetcher.cache().root(), opts.resources.memory_budget);
-    let unpack = pipeline::Unpack { excludes: &Excludes::new(m), spill: &spill, jobs };
+    let keep = opts.resources.keep_decoded.then(|| fetcher.cache());
+    let unpack = pipeline::Unpack { excludes: &Excludes::new(m), spill: &spill, jobs, cache: keep };
     let installed = pipeline::fetch_and_unpack(&mut tree, &packages, &downloads, fetcher, &unpack)?;
     if spill.spilled() > 0 {
         tracing::info!(

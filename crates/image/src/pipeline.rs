@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::{Condvar, Mutex};
 
-use microroot_fetch::{Download, Fetcher};
+use microroot_fetch::{Cache, Download, Fetcher};
 use microroot_tree::{Spill, Tree};
 
 use crate::assemble::{self, Applier, AssembleError, Excludes, ReadPackage};
@@ -33,6 +33,9 @@ pub struct Unpack<'a> {
     pub spill: &'a Spill,
     /// Packages decompressed at once.
     pub jobs: usize,
+    /// Where decoded package data is kept and found (see
+    /// [`assemble::read_package`]); `None` decodes every package.
+    pub cache: Option<&'a Cache>,
 }
 
 /// One package's fate, as the read workers report it.
@@ -85,7 +88,7 @@ pub fn fetch_and_unpack(
         });
         for _ in 0..unpack.jobs.max(1) {
             let read_tx = read_tx.clone();
-            scope.spawn(move || read_worker(packages, arrivals, &read_tx, unpack.spill));
+            scope.spawn(move || read_worker(packages, arrivals, &read_tx, unpack.spill, unpack.cache));
         }
         drop(read_tx);
         let applied = apply_in_order(tree, packages, &read_rx, unpack.excludes);
@@ -165,11 +168,17 @@ impl Arrivals {
 
 /// Reads packages as their downloads finish, until the fetch is over or
 /// nobody wants the results any more.
-fn read_worker(packages: &[LockedPackage], arrivals: &Arrivals, out: &mpsc::Sender<(usize, Outcome)>, spill: &Spill) {
+fn read_worker(
+    packages: &[LockedPackage],
+    arrivals: &Arrivals,
+    out: &mpsc::Sender<(usize, Outcome)>,
+    spill: &Spill,
+    cache: Option<&Cache>,
+) {
     loop {
         let Some((index, path)) = arrivals.take() else { return };
         let outcome = match path {
-            Some(path) => match assemble::read_package(&packages[index], &path, spill) {
+            Some(path) => match assemble::read_package(&packages[index], &path, spill, cache) {
                 Ok(read) => Outcome::Read(Box::new(read)),
                 Err(e) => Outcome::Failed(e),
             },

@@ -44,6 +44,13 @@ impl Blob {
         self.len() == 0
     }
 
+    /// `len` bytes at `offset` of `file`: content that already lives in a
+    /// file this process holds open and that nobody changes (e.g. a
+    /// verified cache entry), read from there as a spilled blob is.
+    pub fn in_file(file: Arc<File>, offset: u64, len: u64) -> Blob {
+        Blob(Repr::Spilled { file, offset, len })
+    }
+
     /// Whether the content lives in a spill file rather than in memory.
     pub fn is_spilled(&self) -> bool {
         matches!(self.0, Repr::Spilled { .. })

@@ -6,6 +6,8 @@
 //! comes out the same whichever package was read first.
 
 use std::collections::HashMap;
+use std::fs::File;
+use std::sync::Arc;
 
 use microroot_tree::{Blob, Entry, Kind, Meta, Spill, SpillError, Tree, TreePath};
 use tar::EntryType;
@@ -37,9 +39,19 @@ enum Pending {
     Hardlink(String),
 }
 
+/// Where the contents of regular files go.
+pub(super) enum Bodies<'s> {
+    /// Read into the store.
+    Store(&'s Spill),
+    /// Left where they are: `file` is a copy of the decompressed tar
+    /// stream from its start, so a member's content is at the same offset
+    /// there as in the stream.
+    InCopy(&'s Arc<File>),
+}
+
 /// Reads one tar member; `None` for members that carry no file (PAX
 /// global headers).
-pub(super) fn read_member(ctx: &Ctx, entry: &mut TarEntry<'_, '_>, store: &Spill) -> Result<Option<Member>> {
+pub(super) fn read_member(ctx: &Ctx, entry: &mut TarEntry<'_, '_>, bodies: &Bodies<'_>) -> Result<Option<Member>> {
     let ty = entry.header().entry_type();
     if ty == EntryType::XGlobalHeader {
         return Ok(None);
@@ -47,7 +59,10 @@ pub(super) fn read_member(ctx: &Ctx, entry: &mut TarEntry<'_, '_>, store: &Spill
     let (raw, path) = ctx.path(entry)?;
     let meta = meta(ctx, &raw, entry)?;
     let kind = match ty {
-        EntryType::Regular | EntryType::Continuous => Kind::File(body(ctx, &raw, entry, store)?),
+        EntryType::Regular | EntryType::Continuous => Kind::File(match bodies {
+            Bodies::Store(store) => body(ctx, &raw, entry, store)?,
+            Bodies::InCopy(file) => Blob::in_file(Arc::clone(file), entry.raw_file_position(), entry.size()),
+        }),
         EntryType::Link => {
             return Ok(Some(Member { kind: Pending::Hardlink(ctx.link(&raw, entry)?), raw, path, meta }))
         }
