@@ -21,12 +21,13 @@ use crate::staging::Staged;
 /// [`Derived::commit`], it leaves nothing behind.
 pub struct Derived<'c> {
     staged: Staged<'c>,
+    buffer: Vec<u8>,
 }
 
 impl Cache {
     /// Starts a derived entry.
     pub fn derive(&self) -> Result<Derived<'_>> {
-        Ok(Derived { staged: self.stage(&self.root().join("sha256"))? })
+        Ok(Derived { staged: self.stage(&self.root().join("sha256"))?, buffer: Vec::with_capacity(BUFFER) })
     }
 
     /// The blob derived as `kind` from the entry `source`, verified, with
@@ -46,7 +47,8 @@ impl Cache {
 
 impl Derived<'_> {
     /// The entry being written, opened for reading: once committed it is
-    /// the same file, so what was written can be read back from here.
+    /// the same file, so what was written (and flushed) can be read back
+    /// from here.
     pub fn reopen(&self) -> Result<std::fs::File> {
         let path = self.staged.path();
         std::fs::File::open(path).map_err(|e| self.staged.cache().io_error("open", path, e))
@@ -54,8 +56,11 @@ impl Derived<'_> {
 
     /// Stores what was written as a blob and records it as `kind` derived
     /// from `source`.
-    pub fn commit(self, kind: &str, source: &Sha256Hash) -> Result<Expected> {
+    pub fn commit(mut self, kind: &str, source: &Sha256Hash) -> Result<Expected> {
         let cache = self.staged.cache();
+        if !self.buffer.is_empty() {
+            self.staged.write(&self.buffer)?;
+        }
         let expected = self.staged.commit_as_written()?;
         let record = cache.derived_record(kind, source);
         let mut staged = cache.stage(record.parent().expect("a record has a directory"))?;
@@ -66,24 +71,36 @@ impl Derived<'_> {
     }
 }
 
-/// How often a derived entry's pages are handed to the disk while it is
-/// written: left to the kernel, hundreds of megabytes of them pile up and
-/// it throttles every writer, the build's outputs included.
-const WRITEBACK_EVERY: u64 = 32 << 20;
+/// Bytes collected before they go to the file: the decoders hand over a
+/// few kilobytes at a time.
+const BUFFER: usize = 1 << 20;
+
+impl Derived<'_> {
+    fn write_buffer(&mut self) -> io::Result<()> {
+        if !self.buffer.is_empty() {
+            self.staged.write(&self.buffer).map_err(io::Error::other)?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+}
 
 impl Write for Derived<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let before = self.staged.len();
-        self.staged.write(buf).map_err(io::Error::other)?;
-        let after = self.staged.len();
-        if after / WRITEBACK_EVERY > before / WRITEBACK_EVERY {
-            let boundary = after - after % WRITEBACK_EVERY;
-            self.staged.start_writeback(boundary - WRITEBACK_EVERY, WRITEBACK_EVERY);
+        if self.buffer.len() + buf.len() > BUFFER {
+            self.write_buffer()?;
+        }
+        if buf.len() >= BUFFER {
+            self.staged.write(buf).map_err(io::Error::other)?;
+        } else {
+            self.buffer.extend_from_slice(buf);
         }
         Ok(buf.len())
     }
 
+    /// Puts everything written so far in the file (where
+    /// [`Derived::reopen`] sees it).
     fn flush(&mut self) -> io::Result<()> {
-        Ok(())
+        self.write_buffer()
     }
 }

@@ -76,18 +76,6 @@ impl<'c> Staged<'c> {
         Ok(dest)
     }
 
-    /// Starts (does not wait for) writing `len` bytes from `from` to disk.
-    #[allow(unsafe_code)]
-    pub(crate) fn start_writeback(&self, from: u64, len: u64) {
-        use std::os::fd::AsRawFd;
-        let (Ok(from), Ok(len)) = (libc::off64_t::try_from(from), libc::off64_t::try_from(len)) else { return };
-        // SAFETY: the descriptor is open while `self` lives, and the call
-        // only schedules I/O on it; a failure leaves the pages to the kernel.
-        unsafe {
-            libc::sync_file_range(self.file.as_raw_fd(), from, len, libc::SYNC_FILE_RANGE_WRITE);
-        }
-    }
-
     /// The temporary file.
     pub(crate) fn path(&self) -> &Path {
         &self.path

@@ -4,6 +4,7 @@
 //! content never reaches the tree. The `pipeline` module runs them while the
 //! downloads go on.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -110,7 +111,11 @@ pub fn read_package(
         }
     };
     let data = match copy.reopen() {
-        Ok(file) => match deb.read_data_into_copy(&mut copy, &Arc::new(file))? {
+        Ok(file) => match deb.read_data_into_copy(&mut copy, &Arc::new(file))?.and_then(|data| {
+            // The blobs in `data` read the file: all of it must be there.
+            copy.flush()?;
+            Ok(data)
+        }) {
             Ok(data) => {
                 // Uncommitted, the file is still there for the blobs in
                 // `data`: this process holds it open.
