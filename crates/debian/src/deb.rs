@@ -221,37 +221,27 @@ impl<'a> Deb<'a> {
     /// contents going to `store`: the part of unpacking that can run on
     /// many packages at once. [`Unpacked::apply`] then puts it in a tree.
     pub fn read_data(&self, store: &Spill) -> Result<Unpacked> {
-        let mut members = Vec::new();
-        let bodies = unpack::Bodies::Store(store);
-        self.walk(self.data, |ctx, entry| {
-            members.extend(unpack::read_member(ctx, entry, &bodies)?);
-            Ok(())
-        })?;
-        Ok(Unpacked { at: Place::new(&self.package, self.data.0), members })
+        let decoded = Ctx::new(&self.package, self.data.0).decoder(self.data.1)?;
+        self.unpack(decoded, &unpack::Bodies::Store(store))
     }
 
     /// [`Deb::read_data`], writing the decompressed tar stream to `copy`
     /// (e.g. a cache entry that [`Deb::read_data_from`] reads later, with
     /// no decompression) and leaving file contents there: `copy_file` is
     /// the file `copy` writes to, from its start, and the blobs point into
-    /// it. The outer error is the package's; the inner one a failed write
-    /// to `copy`, after which the blobs are not usable (read again with
-    /// [`Deb::read_data`]).
+    /// it. `copy` is flushed at the end. The outer error is the package's;
+    /// the inner one a failed write to `copy`, after which the blobs are
+    /// not usable (read again with [`Deb::read_data`]).
     pub fn read_data_into_copy(
         &self,
         copy: &mut dyn Write,
         copy_file: &Arc<std::fs::File>,
     ) -> Result<std::result::Result<Unpacked, io::Error>> {
-        let mut members = Vec::new();
-        let ctx = Ctx::new(&self.package, self.data.0);
         let mut copied = Ok(());
-        let inner = ctx.decoder(self.data.1)?;
-        let bodies = unpack::Bodies::InCopy(copy_file);
-        Self::walk_stream(&ctx, Box::new(Copying { inner, copy, copied: &mut copied }), |ctx, entry| {
-            members.extend(unpack::read_member(ctx, entry, &bodies)?);
-            Ok(())
-        })?;
-        Ok(copied.map(|()| Unpacked { at: Place::new(&self.package, self.data.0), members }))
+        let inner = Ctx::new(&self.package, self.data.0).decoder(self.data.1)?;
+        let copying = Copying { inner, copy: &mut *copy, copied: &mut copied };
+        let unpacked = self.unpack(Box::new(copying), &unpack::Bodies::InCopy(copy_file))?;
+        Ok(copied.and_then(|()| copy.flush()).map(|()| unpacked))
     }
 
     /// [`Deb::read_data`] from the data member's decompressed tar stream
@@ -259,15 +249,19 @@ impl<'a> Deb<'a> {
     /// no decompression, and file contents left in `tar` (which must stay
     /// as it is, e.g. a verified cache entry).
     pub fn read_data_from(&self, tar: &Arc<std::fs::File>) -> Result<Unpacked> {
-        let mut members = Vec::new();
-        let ctx = Ctx::new(&self.package, self.data.0);
-        let bodies = unpack::Bodies::InCopy(tar);
         let reader = io::BufReader::with_capacity(1 << 20, &**tar);
-        Self::walk_stream(&ctx, Box::new(reader), |ctx, entry| {
-            members.extend(unpack::read_member(ctx, entry, &bodies)?);
+        self.unpack(Box::new(reader), &unpack::Bodies::InCopy(tar))
+    }
+
+    /// Reads the members of the data member's tar stream `inner`.
+    fn unpack<'r>(&self, inner: Box<dyn Read + 'r>, bodies: &unpack::Bodies<'_>) -> Result<Unpacked> {
+        let ctx = Ctx::new(&self.package, self.data.0);
+        let mut members = Vec::new();
+        Self::walk_stream(&ctx, inner, |ctx, entry| {
+            members.extend(unpack::read_member(ctx, entry, bodies)?);
             Ok(())
         })?;
-        Ok(Unpacked { at: Place::new(&self.package, self.data.0), members })
+        Ok(Unpacked { at: ctx.at, members })
     }
 
     /// Runs `each` on every member of the tar stream in `member`.
@@ -383,11 +377,7 @@ impl Ctx {
             "" => Box::new(body),
             ".gz" => Box::new(flate2::read::GzDecoder::new(body)),
             ".xz" => {
-                // The .deb's sha256, from the signed index, was checked
-                // before it got here: xz's own CRC64 of the same bytes
-                // would cost a tenth of the decoding and prove nothing more.
-                let stream = liblzma::stream::Stream::new_stream_decoder(u64::MAX, liblzma::stream::IGNORE_CHECK)
-                    .map_err(|e| self.io(e.into()))?;
+                let stream = crate::verified_xz_stream().map_err(|e| self.io(e))?;
                 Box::new(liblzma::bufread::XzDecoder::new_stream(body, stream))
             }
             ".zst" => Box::new(zstd::Decoder::with_buffer(body).map_err(|e| self.io(e))?),

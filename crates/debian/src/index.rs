@@ -234,13 +234,23 @@ pub fn read_index(path: &Path, name: &str) -> Result<String, IndexError> {
     let mut bytes = Vec::new();
     reader.take(MAX_INDEX_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > MAX_INDEX_BYTES {
-        let too_big = std::io::Error::other(format!("{name} decompresses to more than {MAX_INDEX_BYTES} bytes"));
-        return Err(io(too_big));
+        return Err(too_big(path, name));
     }
-    Ok(match String::from_utf8(bytes) {
+    Ok(text_of(bytes))
+}
+
+/// The error for an index that decompresses past [`MAX_INDEX_BYTES`].
+fn too_big(path: &Path, name: &str) -> IndexError {
+    let source = std::io::Error::other(format!("{name} decompresses to more than {MAX_INDEX_BYTES} bytes"));
+    IndexError::Io { path: path.to_owned(), source }
+}
+
+/// Index text; bytes that are not UTF-8 are replaced, as apt shows them.
+fn text_of(bytes: Vec<u8>) -> String {
+    match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    }
 }
 
 /// The decompressed text of the index file at `path`, by the extension of
@@ -250,11 +260,7 @@ fn open_index(path: &Path, name: &str) -> Result<Box<dyn Read + Send>, IndexErro
     let file = std::fs::File::open(path).map_err(io)?;
     Ok(match name.rsplit_once('.').map(|(_, ext)| ext) {
         Some("gz") => Box::new(flate2::read::MultiGzDecoder::new(file)),
-        Some("xz") => {
-            let stream = liblzma::stream::Stream::new_stream_decoder(u64::MAX, liblzma::stream::IGNORE_CHECK)
-                .map_err(|e| io(e.into()))?;
-            Box::new(liblzma::read::XzDecoder::new_stream(file, stream))
-        }
+        Some("xz") => Box::new(liblzma::read::XzDecoder::new_stream(file, crate::verified_xz_stream().map_err(io)?)),
         Some("zst") => Box::new(zstd::stream::read::Decoder::new(file).map_err(io)?),
         _ => Box::new(file),
     })

@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, OnceLock};
 
 use super::chunk::{self, Parsed, Piece};
-use super::{open_index, Index, IndexError, MAX_INDEX_BYTES};
+use super::{open_index, text_of, too_big, Index, IndexError, MAX_INDEX_BYTES};
 
 /// Text handed to a parser at a time, about: a 56 MB index makes 14.
 const BLOCK: usize = 4 << 20;
@@ -94,9 +94,7 @@ fn decode(files: &[IndexFile<'_>], blocks: &[OnceLock<Block>], ready: &mpsc::Sen
             buf.truncate(start + n);
             total += n as u64;
             if total > MAX_INDEX_BYTES {
-                let too_big =
-                    std::io::Error::other(format!("{} decompresses to more than {MAX_INDEX_BYTES} bytes", index.name));
-                return Err(io(too_big));
+                return Err(too_big(index.path, index.name));
             }
             let end = n == 0;
             // A block ends after a blank line (the last one of the file
@@ -111,10 +109,7 @@ fn decode(files: &[IndexFile<'_>], blocks: &[OnceLock<Block>], ready: &mpsc::Sen
             };
             if cut > 0 {
                 let rest = buf.split_off(cut);
-                let text = match String::from_utf8(std::mem::replace(&mut buf, rest)) {
-                    Ok(text) => text,
-                    Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-                };
+                let text = text_of(std::mem::replace(&mut buf, rest));
                 let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
                 let _ = blocks[slot].set(Block { file, text, lines_before });
                 lines_before += lines;
