@@ -54,13 +54,19 @@ impl Derived<'_> {
         std::fs::File::open(path).map_err(|e| self.staged.cache().io_error("open", path, e))
     }
 
+    fn write_buffer(&mut self) -> Result<()> {
+        if !self.buffer.is_empty() {
+            self.staged.write(&self.buffer)?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+
     /// Stores what was written as a blob and records it as `kind` derived
     /// from `source`.
     pub fn commit(mut self, kind: &str, source: &Sha256Hash) -> Result<Expected> {
         let cache = self.staged.cache();
-        if !self.buffer.is_empty() {
-            self.staged.write(&self.buffer)?;
-        }
+        self.write_buffer()?;
         let expected = self.staged.commit_as_written()?;
         let record = cache.derived_record(kind, source);
         let mut staged = cache.stage(record.parent().expect("a record has a directory"))?;
@@ -75,20 +81,10 @@ impl Derived<'_> {
 /// few kilobytes at a time.
 const BUFFER: usize = 1 << 20;
 
-impl Derived<'_> {
-    fn write_buffer(&mut self) -> io::Result<()> {
-        if !self.buffer.is_empty() {
-            self.staged.write(&self.buffer).map_err(io::Error::other)?;
-            self.buffer.clear();
-        }
-        Ok(())
-    }
-}
-
 impl Write for Derived<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.buffer.len() + buf.len() > BUFFER {
-            self.write_buffer()?;
+            self.write_buffer().map_err(io::Error::other)?;
         }
         if buf.len() >= BUFFER {
             self.staged.write(buf).map_err(io::Error::other)?;
@@ -101,6 +97,6 @@ impl Write for Derived<'_> {
     /// Puts everything written so far in the file (where
     /// [`Derived::reopen`] sees it).
     fn flush(&mut self) -> io::Result<()> {
-        self.write_buffer()
+        self.write_buffer().map_err(io::Error::other)
     }
 }

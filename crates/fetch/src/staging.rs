@@ -114,14 +114,19 @@ impl<'c> Staged<'c> {
 
     /// Renames into `dest` unsynced (see [`Staged::commit_as_written`]).
     pub(crate) fn commit_unsynced_to(mut self, dest: &Path) -> Result<PathBuf> {
-        fs::rename(&self.path, dest).map_err(|e| self.cache.io_error("rename into", dest, e))?;
-        self.committed = true;
+        self.rename(dest)?;
         Ok(dest.to_path_buf())
     }
 
-    fn rename_to(&mut self, dest: &Path) -> Result<()> {
+    fn rename(&mut self, dest: &Path) -> Result<()> {
         fs::rename(&self.path, dest).map_err(|e| self.cache.io_error("rename into", dest, e))?;
         self.committed = true;
+        Ok(())
+    }
+
+    /// Renames into `dest` and syncs the directory.
+    fn rename_to(&mut self, dest: &Path) -> Result<()> {
+        self.rename(dest)?;
         debug!(path = %dest.display(), "cache entry committed");
         // Make the rename itself durable; failure here loses no data.
         if let Some(dir) = dest.parent() {

@@ -242,17 +242,22 @@ impl Spill {
         self.target.as_ref().map(|t| t.dir.as_path())
     }
 
+    /// Counts `len` more bytes as held in memory, or, when they would go
+    /// past the budget, counts nothing and gives the spill target.
+    fn past_budget(&self, len: u64) -> Option<&Target> {
+        let held = self.in_memory.fetch_add(len, Ordering::Relaxed);
+        let target = self.target.as_ref().filter(|_| held.saturating_add(len) > self.budget)?;
+        self.in_memory.fetch_sub(len, Ordering::Relaxed);
+        Some(target)
+    }
+
     /// Reads exactly `len` bytes from `from` into a blob: in memory while
     /// the budget lasts, else into the spill file. A short read is an
     /// [`io::ErrorKind::UnexpectedEof`] inside [`SpillError::Read`].
     pub fn store(&self, from: &mut dyn Read, len: u64) -> Result<Blob, SpillError> {
-        let held = self.in_memory.fetch_add(len, Ordering::Relaxed);
-        match &self.target {
-            Some(target) if held.saturating_add(len) > self.budget => {
-                self.in_memory.fetch_sub(len, Ordering::Relaxed);
-                target.store(from, len)
-            }
-            _ => {
+        match self.past_budget(len) {
+            Some(target) => target.store(from, len),
+            None => {
                 // The length comes from an archive header: not trusted for
                 // the allocation, only checked afterwards.
                 let mut body = Vec::with_capacity(len.min(1 << 20) as usize);
@@ -312,14 +317,9 @@ impl BlobWriter<'_> {
 impl Write for BlobWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.file.is_none() {
-            let more = buf.len() as u64;
-            let held = self.spill.in_memory.fetch_add(more, Ordering::Relaxed);
-            match &self.spill.target {
-                Some(target) if held.saturating_add(more) > self.spill.budget => {
-                    self.spill.in_memory.fetch_sub(more, Ordering::Relaxed);
-                    self.spill_to_file(target)?;
-                }
-                _ => self.memory.extend_from_slice(buf),
+            match self.spill.past_budget(buf.len() as u64) {
+                Some(target) => self.spill_to_file(target)?,
+                None => self.memory.extend_from_slice(buf),
             }
         }
         if let Some(file) = &mut self.file {
