@@ -150,8 +150,26 @@ pub fn compressed_writer<W: Write>(w: W, compression: Compression) -> Result<Enc
 
 /// The input each xz block or zstd job holds in
 /// [`parallel_compressed_writer`]: 16 MiB costs xz -9 about 1% of size
-/// against one block, and keeps each thread's encoder near 200 MB.
+/// against one block, and keeps each thread's encoder near 230 MiB (see
+/// [`parallel_thread_memory`]).
 pub const PARALLEL_BLOCK: u64 = 16 << 20;
+
+/// The filters of a block-parallel xz stream: the preset's, its dictionary
+/// no larger than a block (presets 7–9 have 16–64 MiB dictionaries; one
+/// larger than a block is never filled).
+fn parallel_xz_filters(level: u32, extreme: bool, x86_bcj: bool) -> Result<Filters, liblzma::stream::Error> {
+    let preset = level | if extreme { PRESET_EXTREME } else { 0 };
+    let mut options = LzmaOptions::new_preset(preset)?;
+    if level >= 7 {
+        options.dict_size(PARALLEL_BLOCK as u32);
+    }
+    let mut filters = Filters::new();
+    if x86_bcj {
+        filters.x86();
+    }
+    filters.lzma2(&options);
+    Ok(filters)
+}
 
 /// Wraps `w` in the block-parallel encoder for `compression`, running up
 /// to `threads` threads (at least one): fewer when their encoders would
@@ -165,18 +183,7 @@ pub fn parallel_compressed_writer<W: Write>(w: W, compression: Compression, thre
     let threads = parallel_threads(compression, threads, available_memory());
     Ok(match compression {
         Compression::Xz { level, extreme, x86_bcj } => {
-            let preset = level | if extreme { PRESET_EXTREME } else { 0 };
-            let mut options = LzmaOptions::new_preset(preset).map_err(|e| setup(e.into()))?;
-            if level >= 7 {
-                // Presets 7–9 have 16–64 MiB dictionaries; one larger than
-                // a block is never filled.
-                options.dict_size(PARALLEL_BLOCK as u32);
-            }
-            let mut filters = Filters::new();
-            if x86_bcj {
-                filters.x86();
-            }
-            filters.lzma2(&options);
+            let filters = parallel_xz_filters(level, extreme, x86_bcj).map_err(|e| setup(e.into()))?;
             let stream = MtStreamBuilder::new()
                 .threads(threads)
                 .block_size(PARALLEL_BLOCK)
@@ -203,19 +210,10 @@ pub fn parallel_compressed_writer<W: Write>(w: W, compression: Compression, thre
 /// for zstd at level 19; zero for gzip and no compression (one thread).
 pub fn parallel_thread_memory(compression: Compression) -> u64 {
     match compression {
-        Compression::Xz { level, extreme, .. } => {
-            let preset = level | if extreme { PRESET_EXTREME } else { 0 };
-            // The encoder's own estimate (x86 BCJ costs nothing), as its
-            // thread count would: one thread's share of two.
-            let options = LzmaOptions::new_preset(preset).ok().map(|mut options| {
-                if level >= 7 {
-                    options.dict_size(PARALLEL_BLOCK as u32);
-                }
-                options
-            });
-            let Some(options) = options else { return 0 };
-            let mut filters = Filters::new();
-            filters.lzma2(&options);
+        Compression::Xz { level, extreme, x86_bcj } => {
+            // The encoder's own estimate, as its thread count would: one
+            // thread's share of two.
+            let Ok(filters) = parallel_xz_filters(level, extreme, x86_bcj) else { return 0 };
             let mut builder = MtStreamBuilder::new();
             builder.threads(2).block_size(PARALLEL_BLOCK).filters(filters);
             builder.memusage() / 2
