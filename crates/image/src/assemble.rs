@@ -4,7 +4,6 @@
 //! content never reaches the tree. The `pipeline` module runs them while the
 //! downloads go on.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -98,47 +97,35 @@ pub fn read_package(
         let tar = std::fs::File::open(&path).map_err(|source| AssembleError::Read { path: path.clone(), source })?;
         return Ok(ReadPackage { control, data: deb.read_data_from(&Arc::new(tar))? });
     }
-    // The copy only saves later builds work: when it cannot be made (a
-    // full disk, a read-only cache), the package is read as without one.
-    let kept = |e: &dyn std::fmt::Display| {
-        tracing::debug!(package = %pkg.name, error = %e, "decoded data not kept in the cache");
-    };
-    let mut copy = match cache.derive() {
-        Ok(copy) => copy,
+    let data = match read_into_copy(&deb, cache, &key)? {
+        Ok(data) => data,
+        // The copy only saves later builds work: when it cannot be made (a
+        // full disk, a read-only cache), the package is read as without one.
         Err(e) => {
-            kept(&e);
-            return Ok(ReadPackage { control, data: deb.read_data(spill)? });
+            tracing::debug!(package = %pkg.name, error = %e, "decoded data not kept in the cache");
+            deb.read_data(spill)?
         }
-    };
-    let data = match copy.reopen() {
-        Ok(file) => match deb.read_data_into_copy(&mut copy, &Arc::new(file))?.and_then(|data| {
-            // The blobs in `data` read the file: all of it must be there.
-            copy.flush()?;
-            Ok(data)
-        }) {
-            Ok(data) => {
-                // Uncommitted, the file is still there for the blobs in
-                // `data`: this process holds it open.
-                if let Err(e) = copy.commit(DECODED_DATA, &key) {
-                    kept(&e);
-                }
-                Some(data)
-            }
-            Err(e) => {
-                kept(&e);
-                None
-            }
-        },
-        Err(e) => {
-            kept(&e);
-            None
-        }
-    };
-    let data = match data {
-        Some(data) => data,
-        None => deb.read_data(spill)?,
     };
     Ok(ReadPackage { control, data })
+}
+
+/// Reads the data member into a new decoded copy in `cache`, derived from
+/// the .deb `key`; the inner error says why the copy could not be made.
+fn read_into_copy(deb: &Deb<'_>, cache: &Cache, key: &Sha256Hash) -> Result<Result<Unpacked, String>, AssembleError> {
+    let (mut copy, file) = match cache.derive().and_then(|copy| Ok((copy.reopen()?, copy))) {
+        Ok((file, copy)) => (copy, Arc::new(file)),
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    let data = match deb.read_data_into_copy(&mut copy, &file)? {
+        Ok(data) => data,
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    // Uncommitted, the file is still there for the blobs in `data` (this
+    // process holds it open); the next build decodes the package again.
+    if let Err(e) = copy.commit(DECODED_DATA, key) {
+        tracing::debug!(error = %e, "decoded data not kept in the cache");
+    }
+    Ok(Ok(data))
 }
 
 /// Puts packages into a tree one by one, in the order the caller fixes,

@@ -192,19 +192,8 @@ fn fetch_debs(
     fetcher: &Fetcher,
 ) -> Result<Vec<(LockedPackage, PathBuf)>, BuildError> {
     let results = fetcher.fetch_many(&downloads(packages, mirrors)?, microroot_fetch::DEFAULT_PARALLELISM);
-    let mut fetched = Vec::with_capacity(packages.len());
-    let mut failures = Vec::new();
-    for (pkg, result) in packages.iter().zip(results) {
-        match result {
-            Ok(path) => fetched.push((pkg.clone(), path)),
-            Err(e) => failures.push(format!("{} {} ({}): {}", pkg.name, pkg.version, pkg.filename, e.summary())),
-        }
-    }
-    if !failures.is_empty() {
-        // Offline, the mirror was never asked: only the cache can be short.
-        return Err(if fetcher.is_offline() { BuildError::Offline(failures) } else { BuildError::Fetch(failures) });
-    }
-    Ok(fetched)
+    pipeline::fetch_failures(packages, &results, fetcher)?;
+    Ok(packages.iter().cloned().zip(results.into_iter().flatten()).collect())
 }
 
 /// Fetches and unpacks the plan's packages onto `base` (or an empty tree)

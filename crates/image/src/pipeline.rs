@@ -80,11 +80,10 @@ pub fn fetch_and_unpack(
                 seconds = started.elapsed().as_secs_f64(),
                 "downloads verified"
             );
-            let mut in_plan_order: Vec<Option<microroot_fetch::Result<PathBuf>>> = queue.iter().map(|_| None).collect();
-            for (&i, result) in queue.iter().zip(results) {
-                in_plan_order[i] = Some(result);
-            }
-            in_plan_order.into_iter().map(|r| r.expect("the queue is a permutation")).collect::<Vec<_>>()
+            // Back in plan order.
+            let mut results: Vec<_> = queue.iter().copied().zip(results).collect();
+            results.sort_by_key(|(i, _)| *i);
+            results.into_iter().map(|(_, result)| result).collect::<Vec<_>>()
         });
         for _ in 0..unpack.jobs.max(1) {
             let read_tx = read_tx.clone();
@@ -96,17 +95,27 @@ pub fn fetch_and_unpack(
         drop(read_rx);
         (fetch.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)), applied)
     });
+    fetch_failures(packages, &results, fetcher)?;
+    Ok(applied?)
+}
+
+/// All failed downloads of `packages` (one result each) as one error.
+pub(crate) fn fetch_failures(
+    packages: &[LockedPackage],
+    results: &[microroot_fetch::Result<PathBuf>],
+    fetcher: &Fetcher,
+) -> Result<(), BuildError> {
     let failures: Vec<String> = packages
         .iter()
-        .zip(&results)
+        .zip(results)
         .filter_map(|(pkg, r)| r.as_ref().err().map(|e| (pkg, e)))
         .map(|(pkg, e)| format!("{} {} ({}): {}", pkg.name, pkg.version, pkg.filename, e.summary()))
         .collect();
-    if !failures.is_empty() {
-        // Offline, the mirror was never asked: only the cache can be short.
-        return Err(if fetcher.is_offline() { BuildError::Offline(failures) } else { BuildError::Fetch(failures) });
+    if failures.is_empty() {
+        return Ok(());
     }
-    Ok(applied?)
+    // Offline, the mirror was never asked: only the cache can be short.
+    Err(if fetcher.is_offline() { BuildError::Offline(failures) } else { BuildError::Fetch(failures) })
 }
 
 /// Downloads verified and not yet taken by a reader, largest first (the
